@@ -1,0 +1,63 @@
+"""A self-hosted comment moderation service."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import PathConverter
+
+from moderation import errors
+from moderation.bootstrap import Services, build_services
+from moderation.config import Settings
+from moderation.logs import configure_logging
+from moderation.schemas import ErrorOut
+
+
+class _Api(Api):
+    # flask-smorest installs its own error payload; ours has one shape everywhere.
+    ERROR_SCHEMA = ErrorOut
+
+    def _register_error_handlers(self) -> None:
+        pass
+
+
+class ThreadConverter(PathConverter):
+    """Like `path`, but a thread id may start with "/" (it is often the page's path)."""
+
+    regex = r"[\s\S]+?"
+    part_isolating = False  # werkzeug would infer True: the regex has no "/" in it
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_body_bytes,
+        API_TITLE="Comment moderation",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Thread ids are often page paths ("/blog/post/"): keep "//" so a leading slash survives.
+    app.url_map.merge_slashes = False
+    app.url_map.converters["thread"] = ThreadConverter
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
+    app.extensions["moderation"] = services or build_services(settings)
+
+    errors.init_app(app)
+    api = _Api(app)
+    from moderation.api import health, public
+    from moderation.schemas import CommentForm, CommentIn
+
+    api.spec.components.schema("CommentIn", schema=CommentIn)
+    api.spec.components.schema("CommentForm", schema=CommentForm)
+    api.register_blueprint(health.blp)
+    api.register_blueprint(public.blp)
+    return app

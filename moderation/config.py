@@ -1,0 +1,101 @@
+"""Settings, read once from the environment with safe defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting is missing or has a value the service cannot use."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be told. Environment names are in `from_env`."""
+
+    data_dir: Path = Path("var")
+    redis_url: str | None = None
+    key_prefix: str = "moderation"
+    secret_key: str | None = None
+    production: bool = False
+    publish_below: float = 0.35
+    spam_above: float = 0.9
+    max_links: int = 2
+    max_content_length: int = 10_000
+    max_body_bytes: int = 64 * 1024
+    trusted_proxies: int = 0
+    model_path: Path | None = None
+    log_level: str = "INFO"
+    redis_timeout: float = 2.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if env is None else env
+        settings = cls(
+            data_dir=Path(env.get("MODERATION_DATA_DIR") or "var"),
+            redis_url=env.get("REDIS_URL") or None,
+            key_prefix=env.get("MODERATION_KEY_PREFIX") or "moderation",
+            secret_key=env.get("MODERATION_SECRET_KEY") or None,
+            production=(env.get("MODERATION_ENV", "development").lower() == "production"),
+            publish_below=_float(env, "MODERATION_PUBLISH_BELOW", cls.publish_below),
+            spam_above=_float(env, "MODERATION_SPAM_ABOVE", cls.spam_above),
+            max_links=_int(env, "MODERATION_MAX_LINKS", cls.max_links),
+            max_content_length=_int(env, "MODERATION_MAX_CONTENT_LENGTH", cls.max_content_length),
+            max_body_bytes=_int(env, "MODERATION_MAX_BODY_BYTES", cls.max_body_bytes),
+            trusted_proxies=_int(env, "MODERATION_TRUSTED_PROXIES", cls.trusted_proxies),
+            model_path=Path(env["MODERATION_MODEL_PATH"])
+            if env.get("MODERATION_MODEL_PATH")
+            else None,
+            log_level=env.get("MODERATION_LOG_LEVEL", "INFO").upper(),
+        )
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigError(f"unknown settings: {sorted(unknown)}")
+        settings = replace(settings, **overrides)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 0.0 <= self.publish_below <= self.spam_above <= 1.0:
+            raise ConfigError(
+                "need 0 <= MODERATION_PUBLISH_BELOW <= MODERATION_SPAM_ABOVE <= 1, got "
+                f"{self.publish_below} and {self.spam_above}"
+            )
+        if self.max_links < 1:
+            raise ConfigError("MODERATION_MAX_LINKS must be at least 1")
+        if self.max_content_length < 1:
+            raise ConfigError("MODERATION_MAX_CONTENT_LENGTH must be at least 1")
+        if self.trusted_proxies < 0:
+            raise ConfigError("MODERATION_TRUSTED_PROXIES must be 0 or more")
+        if not self.key_prefix or any(c in self.key_prefix for c in "{} "):
+            raise ConfigError("MODERATION_KEY_PREFIX must be non-empty, without braces or spaces")
+        if self.production and not self.secret_key:
+            raise ConfigError("MODERATION_SECRET_KEY is required when MODERATION_ENV=production")
+
+    @property
+    def resolved_model_path(self) -> Path:
+        return self.model_path or self.data_dir / "model.skops"

@@ -1,0 +1,57 @@
+"""Structured JSON logs, with email addresses redacted from every record at its creation."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from pythonjsonlogger.json import JsonFormatter
+
+from moderation.privacy import redact
+
+_installed = False
+
+
+def _install_redacting_factory() -> None:
+    # Redacting when the record is made covers every logger and every handler
+    # (gunicorn's, pytest's capture, third parties), not only the handlers we own.
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args, **kwargs) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string is the caller's bug; leave it visible
+            return record
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    """Tracebacks are formatted after the record is made, so they are redacted here."""
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        return redact(super().formatException(ei))
+
+
+def configure_logging(level: str = "INFO") -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    _install_redacting_factory()
+    root = logging.getLogger()
+    if not any(getattr(h, "_moderation", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            RedactingJsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s", timestamp=False
+            )
+        )
+        handler._moderation = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)

@@ -1,0 +1,213 @@
+"""What goes in and out of the public API, validated and normalised with marshmallow."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+# The same rules, written into the OpenAPI document so that clients (and fuzzers) know them.
+ONE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+_TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+TEXT_PATTERN = rf"^{_TEXT_CHAR}*[^\s\x00-\x1f\x7f-\x9f]{_TEXT_CHAR}*$"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# http(s), a host name with a top-level domain, an optional port, then no space or control.
+URL_PATTERN = (
+    rf"^https?://(?:{_LABEL}\.)+[A-Za-z]{{2,63}}(?::[0-9]{{1,5}})?(?:[/?#][^\x00-\x20\x7f-\x9f]*)?$"
+)
+
+
+def _no_control(value: str) -> None:
+    if _CONTROL_OR_NEWLINE.search(value):
+        raise ValidationError("Must not contain control characters or line breaks.")
+
+
+def _no_control_in_text(value: str) -> None:
+    if _CONTROL.search(value):
+        raise ValidationError("Must not contain control characters.")
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be blank.")
+
+
+def _valid_email(value: str) -> None:
+    # The message never repeats the address: errors are shown and logged.
+    try:
+        # Syntax only: nobody verifies a commenter's mailbox, and test domains are fine.
+        validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        raise ValidationError("Not a valid email address.") from None
+
+
+class Trimmed(fields.String):
+    """A string with surrounding whitespace removed, at most `max_length` long before and after."""
+
+    def __init__(self, *, max_length: int, document_length: bool = True, **kwargs: Any) -> None:
+        validators = kwargs.pop("validate", [])
+        if not isinstance(validators, list):
+            validators = [validators]
+        if document_length:
+            validators = [validate.Length(min=1, max=max_length), *validators]
+        super().__init__(validate=validators, **kwargs)
+        self.max_length = max_length
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        if len(raw) > self.max_length:
+            raise ValidationError(f"Longer than maximum length {self.max_length}.")
+        return raw.strip()
+
+
+class CommentIn(Schema):
+    thread = Trimmed(
+        required=True,
+        max_length=500,
+        validate=[_no_control],
+        metadata={
+            "description": "Identifier of the page the comment belongs to.",
+            "pattern": ONE_LINE_PATTERN,
+        },
+    )
+    author = Trimmed(
+        required=True,
+        max_length=245,
+        validate=[_no_control],
+        metadata={"pattern": ONE_LINE_PATTERN},
+    )
+    email = Trimmed(
+        required=True,
+        max_length=254,
+        # Not in the document: a fuzzer's 254-character address breaks other RFC limits.
+        document_length=False,
+        load_only=True,
+        validate=_valid_email,
+        metadata={
+            "description": "At most 254 characters. Never published; stored encrypted.",
+            "format": "email",
+        },
+    )
+    url = Trimmed(
+        load_default=None,
+        allow_none=True,
+        max_length=200,
+        document_length=False,
+        # The documented pattern is the whole check, so the document and the service agree.
+        validate=[validate.Regexp(f"^$|{URL_PATTERN}", error="Not a valid http or https URL.")],
+        metadata={
+            "description": "The commenter's website (http or https), or empty.",
+            "maxLength": 200,
+        },
+    )
+    content = fields.String(
+        required=True,
+        validate=[_not_blank, _no_control_in_text],
+        metadata={
+            "description": "Plain text; the length limit is MODERATION_MAX_CONTENT_LENGTH.",
+            "pattern": TEXT_PATTERN,
+            "maxLength": 10_000,
+        },
+    )
+    parent = fields.Integer(
+        load_default=None, allow_none=True, strict=False, validate=validate.Range(min=1)
+    )
+    homepage = fields.String(
+        load_default=None,
+        allow_none=True,
+        load_only=True,
+        validate=validate.Length(max=2000),
+        metadata={"description": "Honeypot: hidden from people, left empty by them."},
+    )
+
+    def __init__(self, *args: Any, max_content_length: int = 10_000, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["content"].validators = [
+            *self.fields["content"].validators,
+            validate.Length(max=max_content_length),
+        ]
+
+
+class CommentForm(CommentIn):
+    """The same comment as an HTML form post (documentation only: loading uses CommentIn).
+
+    A form sends every field, empty when left blank, so "" means "not given"; fields it
+    does not know (a submit button's name) are ignored.
+    """
+
+    class Meta:
+        unknown = EXCLUDE
+
+    url = Trimmed(
+        max_length=200,
+        document_length=False,
+        validate=CommentIn._declared_fields["url"].validators,
+        metadata=CommentIn._declared_fields["url"].metadata,
+    )
+    parent = fields.String(
+        metadata={"pattern": r"^$|^[1-9][0-9]{0,17}$", "description": "Comment id, or empty."}
+    )
+    homepage = fields.String(
+        load_only=True,
+        validate=validate.Length(max=2000),
+        metadata=CommentIn._declared_fields["homepage"].metadata,
+    )
+
+
+class CommentOut(Schema):
+    id = fields.Integer(required=True)
+    thread = fields.String(required=True)
+    parent = fields.Integer(allow_none=True)
+    author = fields.String(required=True)
+    url = fields.String(allow_none=True)
+    content = fields.String(
+        required=True, metadata={"description": "Safe HTML: escaped text in paragraphs."}
+    )
+    created_at = fields.String(required=True)
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["published", "pending"]),
+        metadata={"description": "`pending` also for comments held as spam."},
+    )
+
+
+class ThreadComment(Schema):
+    id = fields.Integer(required=True)
+    parent = fields.Integer(allow_none=True)
+    author = fields.String(required=True)
+    url = fields.String(allow_none=True)
+    content = fields.String(required=True)
+    created_at = fields.String(required=True)
+    replies = fields.List(fields.Nested(lambda: ThreadComment()), required=True)
+
+
+class ThreadQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,18}$"))
+
+
+class ThreadPageOut(Schema):
+    thread = fields.String(required=True)
+    total = fields.Integer(required=True)
+    items = fields.List(fields.Nested(ThreadComment), required=True)
+    next_cursor = fields.String(allow_none=True)
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    field_errors = fields.Dict(keys=fields.String(), values=fields.Raw(), data_key="fields")
+
+
+class ErrorOut(Schema):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class HealthOut(Schema):
+    status = fields.String(required=True)
+    model_version = fields.String(required=True)

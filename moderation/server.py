@@ -1,0 +1,55 @@
+"""`moderation serve`: gunicorn in-process, with the embedded Redis owned by its master."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from moderation.config import Settings
+from moderation.redis_server import EmbeddedRedis
+
+log = logging.getLogger(__name__)
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
+        self.settings = settings
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):  # noqa: ANN201 - gunicorn's hook
+        from moderation import create_app
+
+        return create_app(self.settings)
+
+
+def serve(settings: Settings, host: str, port: int, workers: int, threads: int = 1) -> None:
+    embedded = None
+    if settings.redis_url is None:
+        # Started once, here in the master, before workers fork: every worker shares it.
+        embedded = EmbeddedRedis(settings.data_dir).start()
+        settings = dataclasses.replace(settings, redis_url=embedded.url)
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        # Load the app (and train or load the model) once before forking: workers share it,
+        # and the port only opens when the service is ready.
+        "preload_app": True,
+        "accesslog": None,
+        "timeout": 30,
+        "graceful_timeout": 10,
+    }
+    try:
+        _Gunicorn(settings, options).run()
+    finally:
+        if embedded is not None:
+            embedded.stop()

@@ -1,0 +1,137 @@
+"""Comments in Redis: one hash per comment, sorted-set indexes by status, thread and parent."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis
+
+from moderation.store.keys import Keys
+
+PUBLIC_FIELDS = ("id", "thread", "parent", "author", "url", "content", "created_at")
+
+
+class ParentError(ValueError):
+    """The parent is not a comment of the same thread."""
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    items: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None
+
+
+def _script(name: str) -> str:
+    return resources.files("moderation.store").joinpath("lua", name).read_text()
+
+
+def _as_int(value: str | None) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+class CommentStore:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client = client
+        self.keys = keys
+        self._store = client.register_script(_script("store_comment.lua"))
+
+    def next_id(self) -> int:
+        # Taken outside the store script on purpose: Cluster scripts may only touch the
+        # keys they declare, and a gap in ids after a crash costs nothing.
+        return int(self.client.incr(self.keys.sequence))
+
+    def add(self, record: dict[str, Any]) -> None:
+        """Store the record and every index it belongs to in one atomic script."""
+        keys = self.keys
+        comment_id = record["id"]
+        parent = record.get("parent")
+        thread = record["thread"]
+        flat: list[Any] = []
+        for name, value in record.items():
+            if value is None:
+                continue
+            flat.extend((name, json.dumps(value) if isinstance(value, list | dict) else value))
+        result = self._store(
+            keys=[
+                keys.comment(comment_id),
+                keys.comment(parent) if parent is not None else keys.comment(comment_id),
+                keys.status(record["status"]),
+                keys.thread_published(thread),
+                keys.replies(parent) if parent is not None else keys.thread_roots(thread),
+                keys.commenter(record["email_hash"]),
+            ],
+            args=[
+                comment_id,
+                record["status"],
+                record["created_ms"],
+                thread,
+                "1" if parent is not None else "0",
+                *flat,
+            ],
+        )
+        if result == "no_parent":
+            raise ParentError("There is no such comment to reply to.")
+        if result == "parent_in_other_thread":
+            raise ParentError("The parent comment belongs to another thread.")
+
+    def get(self, comment_id: int | str) -> dict[str, Any] | None:
+        data = self.client.hgetall(self.keys.comment(comment_id))
+        return decode(data) if data else None
+
+    def count(self, status: str) -> int:
+        return int(self.client.zcard(self.keys.status(status)))
+
+    def thread_page(self, thread: str, limit: int, cursor: int | None) -> ThreadPage:
+        """Published top-level comments oldest first, each with its published replies."""
+        keys = self.keys
+        low = f"({cursor}" if cursor is not None else "-inf"
+        root_ids = self.client.zrangebyscore(
+            keys.thread_roots(thread), low, "+inf", start=0, num=limit + 1
+        )
+        more = len(root_ids) > limit
+        root_ids = root_ids[:limit]
+        children: dict[str, list[str]] = {}
+        frontier = list(root_ids)
+        while frontier:
+            pipe = self.client.pipeline(transaction=False)
+            for cid in frontier:
+                pipe.zrange(keys.replies(cid), 0, -1)
+            replies = pipe.execute()
+            children.update(zip(frontier, replies, strict=True))
+            frontier = [r for group in replies for r in group]
+        pipe = self.client.pipeline(transaction=False)
+        all_ids = list(children)
+        for cid in all_ids:
+            pipe.hmget(keys.comment(cid), PUBLIC_FIELDS)
+        rows = {
+            cid: decode(dict(zip(PUBLIC_FIELDS, values, strict=True)))
+            for cid, values in zip(all_ids, pipe.execute(), strict=True)
+        }
+
+        def tree(cid: str) -> dict[str, Any]:
+            return {**rows[cid], "replies": [tree(r) for r in children[cid]]}
+
+        total = int(self.client.zcard(keys.thread_published(thread)))
+        return ThreadPage(
+            items=[tree(cid) for cid in root_ids],
+            total=total,
+            next_cursor=root_ids[-1] if more else None,
+        )
+
+
+def decode(data: dict[str, Any]) -> dict[str, Any]:
+    """Turn a Redis hash back into typed values."""
+    out = dict(data)
+    for name in ("id", "parent", "created_ms"):
+        if name in out:
+            out[name] = _as_int(out[name])
+    if "score" in out and out["score"] is not None:
+        out["score"] = float(out["score"])
+    for name in ("rules", "reasons"):
+        if out.get(name):
+            out[name] = json.loads(out[name])
+    return out

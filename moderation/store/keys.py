@@ -1,0 +1,45 @@
+"""The key layout.
+
+Every key of a deployment carries the same hash tag, `{prefix}`, so that the multi-key
+scripts that keep a comment and its indexes consistent are valid on Redis Cluster (all
+keys in one slot). A deployment outgrowing one Redis node shards by site, not by key.
+Free-form parts (thread ids) are percent-encoded so no two keys can collide.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+STATUSES = ("published", "pending", "spam")
+
+
+class Keys:
+    def __init__(self, prefix: str) -> None:
+        self.base = "{" + prefix + "}"
+
+    @property
+    def sequence(self) -> str:
+        return f"{self.base}:seq"
+
+    def comment(self, comment_id: int | str) -> str:
+        return f"{self.base}:comment:{comment_id}"
+
+    def status(self, status: str) -> str:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        return f"{self.base}:status:{status}"
+
+    def _thread(self, thread: str) -> str:
+        return f"{self.base}:thread:{quote(thread, safe='')}"
+
+    def thread_published(self, thread: str) -> str:
+        return f"{self._thread(thread)}:published"
+
+    def thread_roots(self, thread: str) -> str:
+        return f"{self._thread(thread)}:roots"
+
+    def replies(self, comment_id: int | str) -> str:
+        return f"{self.base}:replies:{comment_id}"
+
+    def commenter(self, identity: str) -> str:
+        return f"{self.base}:commenter:{identity}"

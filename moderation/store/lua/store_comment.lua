@@ -1,0 +1,26 @@
+-- Store one comment with all its indexes, or nothing at all.
+-- KEYS: 1 comment, 2 parent comment (or KEYS[1] when there is none), 3 status index,
+--       4 thread's published index, 5 roots of the thread or the parent's replies,
+--       6 the commenter's comments
+-- ARGV: 1 id, 2 status, 3 created (ms), 4 thread, 5 "1" if there is a parent,
+--       6.. field/value pairs of the record
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.error_reply('comment id already used')
+end
+if ARGV[5] == '1' then
+  local parent_thread = redis.call('HGET', KEYS[2], 'thread')
+  if not parent_thread then
+    return 'no_parent'
+  end
+  if parent_thread ~= ARGV[4] then
+    return 'parent_in_other_thread'
+  end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+if ARGV[2] == 'published' then
+  redis.call('ZADD', KEYS[4], ARGV[1], ARGV[1])
+  redis.call('ZADD', KEYS[5], ARGV[1], ARGV[1])
+end
+redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
+return 'ok'

@@ -1,0 +1,92 @@
+"""A validated comment becomes a stored, scored, routed record. No web framework here.
+
+privacy -> rules -> classifier -> policy -> store, as one plain function the HTTP
+endpoints (and later the Akismet endpoint and the importers) all call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from classifier.model import SpamModel
+from moderation.policy import route
+from moderation.privacy import EmailVault
+from moderation.rules import check_rules
+from moderation.store.comments import CommentStore
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip: str | None = None
+    user_agent: str | None = None
+    referrer: str | None = None
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    publish_below: float
+    spam_above: float
+    max_links: int
+
+
+def submit_comment(
+    data: dict[str, Any],
+    client: ClientInfo,
+    *,
+    store: CommentStore,
+    vault: EmailVault,
+    model: SpamModel,
+    thresholds: Thresholds,
+) -> dict[str, Any]:
+    """Score, route and store one comment; return the stored record (with secrets)."""
+    features = {"content": data["content"], "author": data["author"], "url": data.get("url") or ""}
+    hits = check_rules(
+        {"content": data["content"], "honeypot": data.get("homepage")}, thresholds.max_links
+    )
+    score = model.score(features)
+    status = route(score, hits, thresholds.publish_below, thresholds.spam_above)
+    now = datetime.now(UTC)
+    record: dict[str, Any] = {
+        "id": store.next_id(),
+        "thread": data["thread"],
+        "parent": data.get("parent"),
+        "author": data["author"],
+        "url": data.get("url") or None,
+        "content": data["content"],
+        "created_at": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "created_ms": int(now.timestamp() * 1000),
+        "status": status,
+        "machine_status": status,
+        "score": round(score, 6),
+        "model_version": model.version,
+        "rules": [hit.as_dict() for hit in hits],
+        "reasons": [] if status == "published" else _reasons(model, features),
+        "email_encrypted": vault.encrypt(data["email"]),
+        "email_hash": vault.identity(data["email"]),
+        "ip": client.ip,
+        "user_agent": (client.user_agent or "")[:512] or None,
+        "referrer": (client.referrer or "")[:1024] or None,
+    }
+    store.add(record)
+    return record
+
+
+def _reasons(model: SpamModel, features: dict[str, str]) -> list[dict[str, Any]]:
+    # Only comments a person will look at need the explanation; skip the cost otherwise.
+    return [{"feature": name, "weight": weight} for name, weight in model.explain(features)]
+
+
+def public_view(record: dict[str, Any]) -> dict[str, Any]:
+    """What the commenter is told. Spam is reported exactly like pending: spammers learn nothing."""
+    return {
+        "id": record["id"],
+        "thread": record["thread"],
+        "parent": record.get("parent"),
+        "author": record["author"],
+        "url": record.get("url"),
+        "content": record["content"],
+        "created_at": record["created_at"],
+        "status": "published" if record["status"] == "published" else "pending",
+    }

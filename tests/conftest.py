@@ -1,0 +1,156 @@
+"""Shared fixtures: a real redis-server for the run, a trained model, apps and live HTTP."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+import requests
+from werkzeug.serving import make_server
+
+from moderation import create_app
+from moderation.config import Settings
+from moderation.redis_server import free_port, redis_binary
+from moderation.scoring import ensure_model
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A redis-server of our own on a free port; the machine's own Redis is never touched."""
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [
+            redis_binary(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("test redis-server did not start") from None
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default model, trained once per run from the seed corpus as a fresh install does."""
+    path = tmp_path_factory.mktemp("model") / "model.skops"
+    ensure_model(path)
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str, model_path: Path) -> Settings:
+    # A fresh key prefix per test isolates tests sharing the one server without flushing.
+    return Settings.from_env(
+        {},
+        data_dir=tmp_path / "data",
+        redis_url=redis_url,
+        key_prefix=f"test-{uuid.uuid4().hex[:12]}",
+        secret_key="test-secret-key",
+        model_path=model_path,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def services(app):
+    return app.extensions["moderation"]
+
+
+class LiveServer:
+    def __init__(self, app) -> None:
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live(app) -> Iterator[str]:
+    """The app on a real socket: tests talk HTTP to it."""
+    server = LiveServer(app).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+def comment(**overrides: object) -> dict[str, object]:
+    """A valid, ordinary comment; tests override what they are about."""
+    body: dict[str, object] = {
+        "thread": "news/2026/city-budget",
+        "author": "Maria Keller",
+        "email": "maria.keller@example.org",
+        "content": "The article says the budget grew by 4%, but the council minutes say 3.2%. "
+        "Which figure is right?",
+    }
+    body.update(overrides)
+    return body
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "moderation", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+def stored_keys(services) -> list[str]:
+    """Every key this test's app wrote (tests share one server, each with its own prefix)."""
+    return list(services.redis.scan_iter(match=services.comments.keys.base + "*"))

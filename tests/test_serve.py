@@ -1,0 +1,88 @@
+"""`moderation serve` as an operator runs it: gunicorn, embedded Redis, restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+import requests
+
+from moderation.privacy import EmailVault
+from moderation.redis_server import free_port
+from tests.conftest import comment, run_cli
+
+
+def start_service(data_dir: Path, model_path: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {
+        k: v for k, v in os.environ.items() if k != "REDIS_URL" and not k.startswith("MODERATION_")
+    }
+    env.update(MODERATION_DATA_DIR=str(data_dir), MODERATION_MODEL_PATH=str(model_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moderation", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("serve did not become healthy in 60 s")
+
+
+def stop_service(proc: subprocess.Popen[bytes]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    return err.decode()
+
+
+def test_comments_survive_a_restart_on_the_embedded_redis(tmp_path, model_path):
+    data_dir = tmp_path / "var"
+    port = free_port()
+    proc = start_service(data_dir, model_path, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        created = requests.post(base + "/api/v1/comments", json=comment(), timeout=5)
+        assert created.status_code == 201
+        assert created.json()["status"] == "published"
+    finally:
+        log = stop_service(proc)
+    assert proc.returncode == 0
+    assert sum("started an embedded Redis" in line for line in log.splitlines()) == 1
+    assert not (data_dir / "embedded-redis.json").exists(), "the embedded Redis was stopped"
+    assert "maria.keller" not in log
+
+    proc = start_service(data_dir, model_path, port)
+    try:
+        listing = requests.get(base + "/api/v1/threads/news/2026/city-budget/comments", timeout=5)
+        assert [c["id"] for c in listing.json()["items"]] == [created.json()["id"]]
+        # The development key was kept too: the stored email still decrypts.
+        state = json.loads((data_dir / "embedded-redis.json").read_text())
+        stored = redis.Redis(port=state["port"], decode_responses=True).hgetall(
+            "{moderation}:comment:" + str(created.json()["id"])
+        )
+        vault = EmailVault((data_dir / "secret_key").read_text().strip())
+        assert vault.decrypt(stored["email_encrypted"]) == comment()["email"]
+    finally:
+        stop_service(proc)
+
+
+def test_help_lists_every_command():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "serve" in result.stdout
+    result = run_cli("serve", "--help")
+    assert "--workers" in result.stdout and "--port" in result.stdout and "--host" in result.stdout
