@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import sklearn
-from scipy import sparse
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -25,8 +24,10 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from classifier.data import Example
 from classifier.features import CommentMetadata, content_text, identity_text
+from classifier.scorer import LeanScorer
 
 Record = Mapping[str, str]
+Reasons = list[tuple[str, float]]
 
 
 def build_pipeline(seed: int = 0, c: float = 8.0) -> Pipeline:
@@ -91,10 +92,18 @@ def training_data_hash(examples: Sequence[Example]) -> str:
 
 @dataclass
 class SpamModel:
-    """A fitted, calibrated model plus what it was trained on."""
+    """A fitted, calibrated model plus what it was trained on.
+
+    `score_many` runs the scikit-learn pipeline (batches: training, evaluation);
+    `score` and `explain` use the lean scorer built from the same weights (one comment,
+    inline, on every submission).
+    """
 
     estimator: CalibratedClassifierCV
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._lean = LeanScorer(self.estimator)
 
     @property
     def version(self) -> str:
@@ -104,30 +113,17 @@ class SpamModel:
         return self.estimator.predict_proba(list(records))[:, 1]
 
     def score(self, record: Record) -> float:
-        return float(self.score_many([record])[0])
+        return self._lean.score(record)
 
-    @property
-    def _fitted_pipeline(self) -> Pipeline:
-        # ensemble=False: one pipeline fit on all data, one calibrator on out-of-fold scores.
-        return self.estimator.calibrated_classifiers_[0].estimator
+    def score_and_explain(self, record: Record, top: int = 5) -> tuple[float, Reasons]:
+        """The spam probability and the features that pushed it most, with signed weights.
+
+        Weight = the feature's share of the decision: positive pushes toward spam.
+        """
+        return self._lean.score_and_explain(record, top)
 
     def explain(self, record: Record, top: int = 5) -> list[tuple[str, float]]:
-        """The features that pushed this comment's score most, with signed weights.
-
-        Weight = feature value x learned coefficient: positive pushes toward spam.
-        """
-        pipeline = self._fitted_pipeline
-        union: FeatureUnion = pipeline.named_steps["features"]
-        row = sparse.csr_matrix(union.transform([record]))
-        coef = pipeline.named_steps["linear"].coef_[0]
-        contributions = row.data * coef[row.indices]
-        order = np.argsort(-np.abs(contributions))[:top]
-        names = feature_names(union)
-        return [
-            (names[row.indices[i]], round(float(contributions[i]), 4))
-            for i in order
-            if contributions[i] != 0
-        ]
+        return self.score_and_explain(record, top)[1]
 
 
 def feature_names(union: FeatureUnion) -> list[str]:

@@ -22,7 +22,9 @@ class _Gunicorn(BaseApplication):
 
     def load_config(self) -> None:
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            # Newer gunicorn settings are skipped on releases that do not have them.
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
 
     def load(self):  # noqa: ANN201 - gunicorn's hook
         from moderation import create_app
@@ -47,6 +49,9 @@ def serve(settings: Settings, host: str, port: int, workers: int, threads: int =
         "accesslog": None,
         "timeout": 30,
         "graceful_timeout": 10,
+        # gunicorn 24+ opens a control socket at one fixed path per user: a second service
+        # on the machine would take over the first one's. We do not use it.
+        "control_socket_disable": True,
     }
     try:
         _Gunicorn(settings, options).run()

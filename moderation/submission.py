@@ -45,7 +45,7 @@ def submit_comment(
     hits = check_rules(
         {"content": data["content"], "honeypot": data.get("homepage")}, thresholds.max_links
     )
-    score = model.score(features)
+    score, reasons = model.score_and_explain(features)
     status = route(score, hits, thresholds.publish_below, thresholds.spam_above)
     now = datetime.now(UTC)
     record: dict[str, Any] = {
@@ -62,7 +62,7 @@ def submit_comment(
         "score": round(score, 6),
         "model_version": model.version,
         "rules": [hit.as_dict() for hit in hits],
-        "reasons": [] if status == "published" else _reasons(model, features),
+        "reasons": [{"feature": name, "weight": weight} for name, weight in reasons],
         "email_encrypted": vault.encrypt(data["email"]),
         "email_hash": vault.identity(data["email"]),
         "ip": client.ip,
@@ -71,11 +71,6 @@ def submit_comment(
     }
     store.add(record)
     return record
-
-
-def _reasons(model: SpamModel, features: dict[str, str]) -> list[dict[str, Any]]:
-    # Only comments a person will look at need the explanation; skip the cost otherwise.
-    return [{"feature": name, "weight": weight} for name, weight in model.explain(features)]
 
 
 def public_view(record: dict[str, Any]) -> dict[str, Any]:

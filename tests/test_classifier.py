@@ -1,0 +1,126 @@
+"""The classifier package on its own: data formats, the lean scorer, persistence, quality."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from classifier.corpus import load_seed_corpus
+from classifier.data import BadRow, read_examples
+from classifier.persistence import UntrustedModelError, load_model, save_model
+
+SPAMMY = {
+    "content": "Great post!! Visit http://cheap-essays.example.com for the BEST essay writing "
+    "service, 50% off today, WhatsApp +1 555 0100 200",
+    "author": "Best Essay Writing Service",
+    "url": "http://cheap-essays.example.com",
+}
+HAMMY = {
+    "content": "I think the second chart mislabels the axis: the units are thousands, not "
+    "millions. Otherwise a very clear explanation, thanks.",
+    "author": "Jonas",
+    "url": "",
+}
+
+
+@pytest.fixture(scope="module")
+def model(model_path):
+    return load_model(model_path)
+
+
+def test_lean_scorer_matches_the_pipeline(model):
+    records = [ex.as_features() for ex in load_seed_corpus()[::7]] + [SPAMMY, HAMMY]
+    batch = model.score_many(records)
+    lean = np.array([model.score(r) for r in records])
+    assert np.allclose(batch, lean, atol=1e-9)
+
+
+def test_scores_order_spam_above_ham(model):
+    assert model.score(SPAMMY) > 0.9
+    assert model.score(HAMMY) < 0.35
+
+
+def test_explain_names_the_features_that_pushed_the_score(model):
+    score, reasons = model.score_and_explain(SPAMMY, top=5)
+    assert len(reasons) == 5
+    weights = [w for _, w in reasons]
+    assert weights == sorted(weights, key=abs, reverse=True)
+    branches = {name.split(":", 1)[0] for name, _ in reasons}
+    assert branches <= {"words", "chars", "identity", "meta"}
+    assert sum(w for _, w in reasons) > 0, "the top reasons of a spammy comment push toward spam"
+    assert score == model.score(SPAMMY)
+
+
+def test_model_file_round_trip_keeps_scores_and_metadata(model, tmp_path):
+    path = save_model(model, tmp_path / "m.skops")
+    again = load_model(path)
+    assert again.version == model.version
+    assert again.metadata["training_data"]["size"] == len(load_seed_corpus())
+    assert again.score(SPAMMY) == pytest.approx(model.score(SPAMMY), abs=1e-12)
+    assert path.stat().st_size < 5_000_000
+
+
+def test_a_model_file_with_foreign_types_is_refused(model, tmp_path):
+    path = save_model(model, tmp_path / "m.skops")
+    tampered = tmp_path / "tampered.skops"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "schema.json":
+                schema = json.loads(data)
+                # Smuggle a type skops would have to import and call.
+                schema["content"]["vocabularies"] = {
+                    "__class__": "system",
+                    "__module__": "os",
+                    "__loader__": "TypeNode",
+                }
+                data = json.dumps(schema).encode()
+            dst.writestr(item, data)
+    with pytest.raises(UntrustedModelError, match="os.system"):
+        load_model(tampered)
+
+
+def test_reads_every_training_format_and_reports_bad_rows(tmp_path):
+    youtube = tmp_path / "yt.csv"
+    youtube.write_text(
+        "COMMENT_ID,AUTHOR,DATE,CONTENT,CLASS\n"
+        'a,Ann,2014-01-01,"check out my channel &#39;now&#39;",1\n'
+        "b,Bob,,nice song<br />really,0\n"
+        "c,Cy,,broken row,maybe\n"
+    )
+    simple = tmp_path / "simple.tsv"
+    simple.write_text("label\ttext\nspam\tbuy pills\nham\tgood point\n1\t\n")
+    lines = tmp_path / "more.jsonl"
+    lines.write_text(
+        json.dumps({"content": "hello", "label": "ham", "author": "D", "url": "https://d.example"})
+        + "\nnot json\n"
+        + json.dumps({"content": "x", "label": "eggs"})
+        + "\n"
+    )
+    bad: list[BadRow] = []
+    examples = read_examples([youtube, simple, lines], bad)
+    assert [(e.content, e.label) for e in examples] == [
+        ("check out my channel 'now'", 1),
+        ("nice song\nreally", 0),
+        ("buy pills", 1),
+        ("good point", 0),
+        ("hello", 0),
+    ]
+    assert examples[-1].url == "https://d.example"
+    assert [(b.path.rsplit("/", 1)[-1], b.line) for b in bad] == [
+        ("yt.csv", 4),
+        ("simple.tsv", 4),
+        ("more.jsonl", 2),
+        ("more.jsonl", 3),
+    ]
+
+
+def test_seed_corpus_is_varied_and_balanced():
+    corpus = load_seed_corpus()
+    spam = sum(ex.label == 1 for ex in corpus)
+    assert len(corpus) >= 1500
+    assert 0.3 < spam / len(corpus) < 0.6
+    assert len({ex.content for ex in corpus}) == len(corpus), "no duplicate comments"
