@@ -126,14 +126,6 @@ class SpamModel:
         return self.score_and_explain(record, top)[1]
 
 
-def feature_names(union: FeatureUnion) -> list[str]:
-    names: list[str] = []
-    for branch, pipe in union.transformer_list:
-        step = pipe.named_steps.get("tfidf") or pipe.named_steps["extract"]
-        names.extend(f"{branch}:{n}" for n in step.get_feature_names_out())
-    return names
-
-
 def train_model(
     examples: Sequence[Example], seed: int = 0, version: str | None = None
 ) -> SpamModel:

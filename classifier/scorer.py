@@ -9,6 +9,7 @@ scikit-learn objects; tests check that both give the same probabilities.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -30,6 +31,24 @@ class _TextBranch:
     analyze: Callable[[str], list[str]]
     weights: dict[str, tuple[float, float]]  # term -> (idf, coefficient)
     sublinear: bool
+
+    def decision(self, record: Record) -> float:
+        """This branch's share of the decision: (tf-idf vector / its l2 norm) . coefficients."""
+        weights = self.weights
+        norm = dot = 0.0
+        for term, count in Counter(self.analyze(self.select([record])[0])).items():
+            known = weights.get(term)
+            if known is None:
+                continue
+            idf, coef = known
+            if count == 1:  # by far the most common case; log(1) = 0
+                norm += idf * idf
+                dot += idf * coef
+            else:
+                tf = 1.0 + math.log(count) if self.sublinear else float(count)
+                norm += tf * tf * idf * idf
+                dot += tf * idf * coef
+        return dot / math.sqrt(norm) if norm else 0.0
 
     def contributions(self, record: Record) -> list[tuple[str, float]]:
         counts = Counter(self.analyze(self.select([record])[0]))
@@ -54,6 +73,9 @@ class _MetaBranch:
     means: list[float]
     scales: list[float]
     coefs: list[float]
+
+    def decision(self, record: Record) -> float:
+        return sum(value for _, value in self.contributions(record))
 
     def contributions(self, record: Record) -> list[tuple[str, float]]:
         row = CommentMetadata.row(record)
@@ -110,12 +132,12 @@ class LeanScorer:
         if offset != len(coef):
             raise ValueError("the pipeline's features do not line up with its coefficients")
 
-    def _contributions(self, record: Record) -> list[tuple[str, float]]:
-        out: list[tuple[str, float]] = []
-        for branch in self._branches:
-            prefix = branch.name if isinstance(branch, _TextBranch) else "meta"
-            out.extend((f"{prefix}:{term}", value) for term, value in branch.contributions(record))
-        return out
+    def _contributions(self, record: Record) -> list[tuple[str, str, float]]:
+        return [
+            (branch.name if isinstance(branch, _TextBranch) else "meta", term, value)
+            for branch in self._branches
+            for term, value in branch.contributions(record)
+        ]
 
     def _probability(self, decision: float) -> float:
         z = self._a * decision + self._b
@@ -126,13 +148,12 @@ class LeanScorer:
         return 1.0 / (1.0 + math.exp(z))
 
     def score(self, record: Record) -> float:
-        decision = self._intercept + sum(v for _, v in self._contributions(record))
+        decision = self._intercept + sum(branch.decision(record) for branch in self._branches)
         return self._probability(decision)
 
     def score_and_explain(self, record: Record, top: int = 5) -> tuple[float, Reasons]:
         contributions = self._contributions(record)
-        decision = self._intercept + sum(v for _, v in contributions)
-        strongest = sorted(
-            (c for c in contributions if c[1] != 0.0), key=lambda c: abs(c[1]), reverse=True
-        )[:top]
-        return self._probability(decision), [(name, round(v, 4)) for name, v in strongest]
+        decision = self._intercept + sum(c[2] for c in contributions)
+        strongest = heapq.nlargest(top, contributions, key=lambda c: abs(c[2]))
+        reasons = [(f"{branch}:{term}", round(v, 4)) for branch, term, v in strongest if v != 0.0]
+        return self._probability(decision), reasons
