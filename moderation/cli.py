@@ -38,3 +38,103 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     settings = _settings()
     configure_logging(settings.log_level)
     run(settings, host=host, port=port, workers=workers, threads=threads)
+
+
+def _read_data(paths: tuple[str, ...]) -> list:
+    from classifier.data import BadRow, read_examples
+
+    bad: list[BadRow] = []
+    examples = read_examples(paths, bad)
+    for row in bad:
+        click.echo(f"skipped {row}", err=True)
+    if not examples:
+        raise click.UsageError("no usable labeled rows in the given files")
+    return examples
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Labeled comments: YouTube-spam CSV, label,text CSV/TSV, or JSON Lines. Repeatable.",
+)
+@click.option("--out", type=click.Path(dir_okay=False), help="Model file to write.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option(
+    "--with-seed-corpus", is_flag=True, help="Also train on the project's own seed corpus."
+)
+def train(data: tuple[str, ...], out: str | None, seed: int, with_seed_corpus: bool) -> None:
+    """Train a model, report its held-out quality, and write a versioned model file."""
+    import time
+    from pathlib import Path
+
+    from sklearn.model_selection import train_test_split
+
+    from classifier.corpus import load_seed_corpus
+    from classifier.evaluate import evaluate_model, format_report
+    from classifier.model import train_model
+    from classifier.persistence import save_model
+
+    settings = _settings()
+    examples = _read_data(data)
+    if with_seed_corpus:
+        examples = load_seed_corpus() + examples
+    labels = [ex.label for ex in examples]
+    try:
+        fit_part, held_out = train_test_split(
+            examples, test_size=0.2, random_state=seed, stratify=labels
+        )
+        started = time.perf_counter()
+        holdout = evaluate_model(
+            train_model(fit_part, seed=seed), held_out, settings.publish_below, settings.spam_above
+        )
+        model = train_model(examples, seed=seed)
+    except ValueError as err:
+        raise click.UsageError(f"cannot train on this data: {err}") from None
+    elapsed = time.perf_counter() - started
+    holdout.pop("model_version")
+    model.metadata["holdout_metrics"] = {k: v for k, v in holdout.items() if k != "reliability"}
+    path = Path(out) if out else settings.data_dir / "models" / f"{model.version}.skops"
+    save_model(model, path)
+    click.echo(f"trained on {len(examples)} comments ({sum(labels)} spam) in {elapsed:.1f} s")
+    click.echo("held-out 20% (model fit on the other 80%):")
+    click.echo(format_report({**holdout, "model_version": model.version}))
+    click.echo(f"wrote {path} (version {model.version})")
+
+
+@main.command()
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Model file (default: the one the service loads).",
+)
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Labeled comments to score. Repeatable.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object on one line.")
+def evaluate(model_path: str | None, data: tuple[str, ...], as_json: bool) -> None:
+    """Score labeled comments with a model and print its quality."""
+    import json
+
+    from classifier.evaluate import evaluate_model, format_report
+    from classifier.persistence import UntrustedModelError, load_model
+
+    settings = _settings()
+    path = model_path or settings.resolved_model_path
+    try:
+        model = load_model(path)
+    except FileNotFoundError:
+        raise click.UsageError(f"no model at {path}: start the service once or train one") from None
+    except UntrustedModelError as err:
+        raise click.ClickException(str(err)) from None
+    result = evaluate_model(model, _read_data(data), settings.publish_below, settings.spam_above)
+    click.echo(json.dumps(result) if as_json else format_report(result))

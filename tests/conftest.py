@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,3 +156,20 @@ def run_cli(
 def stored_keys(services) -> list[str]:
     """Every key this test's app wrote (tests share one server, each with its own prefix)."""
     return list(services.redis.scan_iter(match=services.comments.keys.base + "*"))
+
+
+def tamper(source, target):
+    """A copy of a model file with a type smuggled in that skops would import and call."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "schema.json":
+                schema = json.loads(data)
+                schema["content"]["vocabularies"] = {
+                    "__class__": "system",
+                    "__module__": "os",
+                    "__loader__": "TypeNode",
+                }
+                data = json.dumps(schema).encode()
+            dst.writestr(item, data)
+    return target

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import zipfile
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from classifier.corpus import load_seed_corpus
 from classifier.data import BadRow, read_examples
 from classifier.persistence import UntrustedModelError, load_model, save_model
+from tests.conftest import tamper
 
 SPAMMY = {
     "content": "Great post!! Visit http://cheap-essays.example.com for the BEST essay writing "
@@ -65,22 +65,8 @@ def test_model_file_round_trip_keeps_scores_and_metadata(model, tmp_path):
 
 def test_a_model_file_with_foreign_types_is_refused(model, tmp_path):
     path = save_model(model, tmp_path / "m.skops")
-    tampered = tmp_path / "tampered.skops"
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tampered, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename == "schema.json":
-                schema = json.loads(data)
-                # Smuggle a type skops would have to import and call.
-                schema["content"]["vocabularies"] = {
-                    "__class__": "system",
-                    "__module__": "os",
-                    "__loader__": "TypeNode",
-                }
-                data = json.dumps(schema).encode()
-            dst.writestr(item, data)
     with pytest.raises(UntrustedModelError, match="os.system"):
-        load_model(tampered)
+        load_model(tamper(path, tmp_path / "tampered.skops"))
 
 
 def test_reads_every_training_format_and_reports_bad_rows(tmp_path):

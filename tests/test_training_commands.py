@@ -1,0 +1,130 @@
+"""`moderation train` and `moderation evaluate`, run as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from classifier.corpus import load_seed_corpus
+from classifier.evaluate import metrics
+from classifier.model import train_model
+from classifier.persistence import UntrustedModelError, load_model
+from tests.conftest import run_cli
+
+EVALUATE_KEYS = {
+    "precision",
+    "recall",
+    "f1",
+    "mcc",
+    "roc_auc",
+    "accuracy",
+    "confusion_matrix",
+    "ham_marked_spam_rate",
+    "n",
+}
+
+
+@pytest.fixture(scope="module")
+def split():
+    """Seed comments shuffled into a small training set and a held-out set."""
+    corpus = load_seed_corpus()
+    random.Random(7).shuffle(corpus)
+    return corpus[:600], corpus[600:1200]
+
+
+def write_jsonl(path, examples) -> None:
+    with path.open("w") as fh:
+        for ex in examples:
+            label = "spam" if ex.label == 1 else "ham"
+            fh.write(
+                json.dumps({"content": ex.content, "label": label, "author": ex.author}) + "\n"
+            )
+
+
+def test_small_training_set_beats_the_trivial_baseline(split):
+    train, held_out = split
+    model = train_model(train)
+    labels = [ex.label for ex in held_out]
+    result = metrics(labels, model.score_many([ex.as_features() for ex in held_out]))
+    majority = max(sum(labels), len(labels) - sum(labels)) / len(labels)
+    assert result["accuracy"] >= majority + 0.25
+    assert result["f1"] >= 0.85
+    assert result["roc_auc"] >= 0.95
+
+
+def test_scores_are_calibrated_on_held_out_data(split):
+    train, held_out = split
+    model = train_model(train)
+    result = metrics(
+        [ex.label for ex in held_out], model.score_many([ex.as_features() for ex in held_out])
+    )
+    assert result["brier"] < 0.08
+    for row in result["reliability"]:
+        if row["n"] >= 40:  # well-populated bands only: small ones are noise
+            assert abs(row["mean_score"] - row["spam_rate"]) < 0.2, row
+
+
+def test_train_then_evaluate_from_the_command_line(tmp_path, split):
+    train, held_out = split
+    train_file, test_file = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    write_jsonl(train_file, train)
+    write_jsonl(test_file, held_out)
+    with train_file.open("a") as fh:
+        fh.write("this line is not json\n")
+    out = tmp_path / "model.skops"
+
+    trained = run_cli("train", "--data", str(train_file), "--out", str(out), "--seed", "3")
+    assert trained.returncode == 0, trained.stderr
+    assert f"{train_file}:{len(train) + 1}" in trained.stderr, "the bad row is reported"
+    assert "F1" in trained.stdout and str(out) in trained.stdout
+    metadata = load_model(out).metadata
+    assert metadata["training_data"]["size"] == len(train)
+    assert metadata["seed"] == 3
+    assert {"scikit-learn", "numpy", "python"} <= set(metadata["library_versions"])
+    assert "f1" in metadata["holdout_metrics"]
+
+    evaluated = run_cli("evaluate", "--model", str(out), "--data", str(test_file), "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    lines = evaluated.stdout.strip().splitlines()
+    assert len(lines) == 1
+    result = json.loads(lines[0])
+    assert set(result) >= EVALUATE_KEYS
+    assert result["n"] == len(held_out)
+    assert result["f1"] > 0.85
+
+
+def test_evaluate_defaults_to_the_service_model(tmp_path, model_path, split):
+    test_file = tmp_path / "test.jsonl"
+    write_jsonl(test_file, split[1][:100])
+    env = {"MODERATION_MODEL_PATH": str(model_path)}
+    result = run_cli("evaluate", "--data", str(test_file), "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["model_version"] == load_model(model_path).version
+
+    missing = run_cli("evaluate", "--data", str(test_file), env={"MODERATION_MODEL_PATH": "/nope"})
+    assert missing.returncode != 0
+    assert "no model at /nope" in missing.stderr
+
+
+def test_train_refuses_data_with_one_class(tmp_path, split):
+    only_ham = [ex for ex in split[0] if ex.label == 0][:50]
+    data = tmp_path / "ham.jsonl"
+    write_jsonl(data, only_ham)
+    result = run_cli("train", "--data", str(data), "--out", str(tmp_path / "m.skops"))
+    assert result.returncode != 0
+    assert "both spam and ham" in result.stderr
+    assert not (tmp_path / "m.skops").exists()
+
+
+def test_service_refuses_a_foreign_model_file(settings, model_path, tmp_path):
+    from dataclasses import replace
+
+    from moderation import create_app
+    from tests.conftest import tamper
+
+    bad = tamper(model_path, tmp_path / "bad.skops")
+    with pytest.raises(UntrustedModelError, match="not allowed"):
+        create_app(replace(settings, model_path=bad))
+    assert bad.exists(), "the operator's file is left alone for inspection"
