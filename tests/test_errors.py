@@ -40,6 +40,12 @@ def test_invalid_utf8_json_is_400(live, http):
     assert_error(r, 400, "malformed_json")
 
 
+@pytest.mark.parametrize("body", ["[" * 30_000, '{"thread": ' + "[" * 5_000 + "]" * 5_000 + "}"])
+def test_deeply_nested_json_is_400_not_a_crash(live, http, body):
+    r = http.post(live + API, data=body, headers={"Content-Type": "application/json"})
+    assert_error(r, 400, "malformed_json")
+
+
 def test_unsupported_content_type_is_415(live, http):
     r = http.post(live + API, data="thread=t", headers={"Content-Type": "text/plain"})
     assert_error(r, 415, "unsupported_media_type")

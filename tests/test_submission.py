@@ -135,6 +135,22 @@ def test_parent_must_exist_in_the_same_thread(live, http, services):
     assert services.comments.count("published") == 1
 
 
+def test_reply_chains_stop_at_the_depth_limit(live, http, services):
+    from moderation.store.comments import MAX_REPLY_DEPTH
+
+    parent = None
+    for level in range(MAX_REPLY_DEPTH + 1):
+        r = http.post(live + API, json=comment(content=f"Reply at level {level}.", parent=parent))
+        assert r.status_code == 201, r.text
+        parent = r.json()["id"]
+    assert services.comments.get(parent)["depth"] == MAX_REPLY_DEPTH
+    r = http.post(live + API, json=comment(content="One level too deep.", parent=parent))
+    assert r.status_code == 422
+    assert "levels deep" in r.json()["error"]["fields"]["parent"][0]
+    listing = http.get(thread_url(live, "news/2026/city-budget")).json()
+    assert listing["total"] == MAX_REPLY_DEPTH + 1
+
+
 def test_thread_is_paginated_by_cursor(live, http):
     texts = [
         "I read this twice and I still think the council got the numbers wrong.",

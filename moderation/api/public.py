@@ -38,6 +38,10 @@ def _request_body() -> tuple[Any, str]:
             return request.get_json(), RAISE
         except BadRequest:
             raise ApiError(400, "The body is not valid JSON.", code="malformed_json") from None
+        except RecursionError:
+            # Python's JSON parser recurses per nesting level; hostile bodies nest thousands.
+            message = "The JSON body is nested too deeply."
+            raise ApiError(400, message, code="malformed_json") from None
     if mimetype in FORM_TYPES:
         form = request.form.to_dict(flat=True)
         # A form sends every input; one left blank means "not given".

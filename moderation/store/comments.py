@@ -12,6 +12,9 @@ import redis
 from moderation.store.keys import Keys
 
 PUBLIC_FIELDS = ("id", "thread", "parent", "author", "url", "content", "created_at")
+# Replies nest at most this deep: no page shows more, and readers of a thread are
+# protected from a hostile chain thousands of levels deep.
+MAX_REPLY_DEPTH = 30
 
 
 class ParentError(ValueError):
@@ -70,6 +73,7 @@ class CommentStore:
                 record["created_ms"],
                 thread,
                 "1" if parent is not None else "0",
+                MAX_REPLY_DEPTH,
                 *flat,
             ],
         )
@@ -77,6 +81,8 @@ class CommentStore:
             raise ParentError("There is no such comment to reply to.")
         if result == "parent_in_other_thread":
             raise ParentError("The parent comment belongs to another thread.")
+        if result == "too_deep":
+            raise ParentError(f"Replies nest at most {MAX_REPLY_DEPTH} levels deep.")
 
     def get(self, comment_id: int | str) -> dict[str, Any] | None:
         data = self.client.hgetall(self.keys.comment(comment_id))
@@ -126,7 +132,7 @@ class CommentStore:
 def decode(data: dict[str, Any]) -> dict[str, Any]:
     """Turn a Redis hash back into typed values."""
     out = dict(data)
-    for name in ("id", "parent", "created_ms"):
+    for name in ("id", "parent", "created_ms", "depth"):
         if name in out:
             out[name] = _as_int(out[name])
     if "score" in out and out["score"] is not None:

@@ -3,20 +3,25 @@
 --       4 thread's published index, 5 roots of the thread or the parent's replies,
 --       6 the commenter's comments
 -- ARGV: 1 id, 2 status, 3 created (ms), 4 thread, 5 "1" if there is a parent,
---       6.. field/value pairs of the record
+--       6 deepest reply level allowed, 7.. field/value pairs of the record
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('comment id already used')
 end
+local depth = 0
 if ARGV[5] == '1' then
-  local parent_thread = redis.call('HGET', KEYS[2], 'thread')
-  if not parent_thread then
+  local parent = redis.call('HMGET', KEYS[2], 'thread', 'depth')
+  if not parent[1] then
     return 'no_parent'
   end
-  if parent_thread ~= ARGV[4] then
+  if parent[1] ~= ARGV[4] then
     return 'parent_in_other_thread'
   end
+  depth = (tonumber(parent[2]) or 0) + 1
+  if depth > tonumber(ARGV[6]) then
+    return 'too_deep'
+  end
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('HSET', KEYS[1], 'depth', depth, unpack(ARGV, 7))
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 if ARGV[2] == 'published' then
   redis.call('ZADD', KEYS[4], ARGV[1], ARGV[1])
