@@ -13,6 +13,32 @@ from moderation.redis_server import EmbeddedRedis
 
 log = logging.getLogger(__name__)
 
+_JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+# gunicorn's own lines ("Booting worker ...") as JSON too: one log format for operators.
+LOGCONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {"()": "moderation.logs.RedactingJsonFormatter", "fmt": _JSON_FORMAT},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stdout",
+        },
+        "error_console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        },
+    },
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+    },
+}
+
 
 class _Gunicorn(BaseApplication):
     def __init__(self, settings: Settings, options: dict[str, Any]) -> None:
@@ -47,6 +73,7 @@ def serve(settings: Settings, host: str, port: int, workers: int, threads: int =
         # and the port only opens when the service is ready.
         "preload_app": True,
         "accesslog": None,
+        "logconfig_dict": LOGCONFIG,
         "timeout": 30,
         "graceful_timeout": 10,
         # gunicorn 24+ opens a control socket at one fixed path per user: a second service

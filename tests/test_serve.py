@@ -64,6 +64,8 @@ def test_comments_survive_a_restart_on_the_embedded_redis(tmp_path, model_path):
     assert sum("started an embedded Redis" in line for line in log.splitlines()) == 1
     assert not (data_dir / "embedded-redis.json").exists(), "the embedded Redis was stopped"
     assert "maria.keller" not in log
+    lines = [line for line in log.splitlines() if line.strip()]
+    assert lines and all(json.loads(line)["message"] for line in lines), "every log line is JSON"
 
     proc = start_service(data_dir, model_path, port)
     try:
