@@ -21,7 +21,6 @@ LINK_RE = re.compile(
 _URL_HOST_RE = re.compile(r"(?:https?://|www\.)([^/\s\"'<>]+)", re.IGNORECASE)
 _PHONE_RE = re.compile(r"(?:\+?\d[\s.()-]?){9,}")
 _EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_REPEAT_RE = re.compile(r"(.)\1{3,}")
 _MONEY_RE = re.compile(r"[$€£]\s?\d|\d+\s?(?:usd|dollars|k/month|per day|per week)", re.IGNORECASE)
 
 
@@ -49,24 +48,24 @@ def count_links(text: str) -> int:
 
 
 class CommentMetadata(TransformerMixin, BaseEstimator):
-    """Numeric signals spam betrays beyond its words. Stateless: `fit` learns nothing."""
+    """Numeric signals about what a comment carries: links, contact details, money, length.
+
+    Stateless: `fit` learns nothing. Only payload signals that mean the same thing wherever
+    comments come from are kept. Style and author-shape features (capitals, exclamation
+    marks, repeated or non-letter characters, digits, author word count or keyword-like
+    names, "has a website") were dropped: trained on the seed corpus they described its
+    writing style rather than spam and marked ordinary comments from other sites as spam
+    (benchmarks/model_comparison.md). The identity branch still reads author and website.
+    """
 
     names = (
         "links",
         "link_domains",
         "url_in_author",
-        "has_website",
-        "caps_ratio",
-        "repeated_chars",
-        "non_letter_ratio",
-        "log_length",
         "phone_number",
         "email_in_text",
-        "author_words",
-        "author_keyword_like",
-        "exclamations",
         "money",
-        "digit_ratio",
+        "log_length",
     )
 
     def fit(self, records: Sequence[Mapping[str, str]], y: object = None) -> CommentMetadata:
@@ -74,7 +73,9 @@ class CommentMetadata(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, records: Sequence[Mapping[str, str]]) -> np.ndarray:
-        return np.array([self.row(r) for r in records], dtype=np.float64)
+        return np.array([self.row(r) for r in records], dtype=np.float64).reshape(
+            -1, len(self.names)
+        )
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.array(list(self.names), dtype=object)
@@ -83,26 +84,12 @@ class CommentMetadata(TransformerMixin, BaseEstimator):
     def row(record: Mapping[str, str]) -> list[float]:
         text = record.get("content") or ""
         author = record.get("author") or ""
-        url = record.get("url") or ""
-        letters = sum(ch.isalpha() for ch in text)
-        upper = sum(ch.isupper() for ch in text)
-        length = max(len(text), 1)
-        author_words = author.split()
         return [
             math.log1p(count_links(text)),
             math.log1p(len(link_hosts(text))),
             float(bool(LINK_RE.search(author))),
-            float(bool(url)),
-            upper / letters if letters else 0.0,
-            math.log1p(len(_REPEAT_RE.findall(text))),
-            1.0 - letters / length,
-            math.log1p(len(text)),
             float(bool(_PHONE_RE.search(text))),
             float(bool(_EMAIL_RE.search(text))),
-            math.log1p(len(author_words)),
-            # "Cheap Flights London": several words, none of them a name-like single token.
-            float(len(author_words) >= 3 and not any(w.endswith(".") for w in author_words)),
-            math.log1p(text.count("!")),
             float(bool(_MONEY_RE.search(text))),
-            sum(ch.isdigit() for ch in text) / length,
+            math.log1p(len(text)),
         ]
