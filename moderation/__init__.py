@@ -54,10 +54,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     errors.init_app(app)
     api = _Api(app)
     from moderation.api import health, public
+    from moderation.api import moderation as moderator_api
     from moderation.schemas import CommentForm, CommentIn
 
     api.spec.components.schema("CommentIn", schema=CommentIn)
     api.spec.components.schema("CommentForm", schema=CommentForm)
     api.register_blueprint(health.blp)
     api.register_blueprint(public.blp)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.register_blueprint(moderator_api.blp)
     return app

@@ -14,6 +14,7 @@ from moderation.redis_server import EmbeddedRedis, connect
 from moderation.scoring import ensure_model
 from moderation.store.comments import CommentStore
 from moderation.store.keys import Keys
+from moderation.store.tokens import TokenStore
 from moderation.submission import Thresholds
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class Services:
     settings: Settings
     redis: redis.Redis
     comments: CommentStore
+    tokens: TokenStore
     vault: EmailVault
     model: SpamModel
     thresholds: Thresholds
@@ -42,6 +44,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         redis=client,
         comments=CommentStore(client, Keys(settings.key_prefix)),
+        tokens=TokenStore(client, Keys(settings.key_prefix)),
         vault=EmailVault(secret),
         model=ensure_model(settings.resolved_model_path),
         thresholds=Thresholds(

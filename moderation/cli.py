@@ -138,3 +138,50 @@ def evaluate(model_path: str | None, data: tuple[str, ...], as_json: bool) -> No
         raise click.ClickException(str(err)) from None
     result = evaluate_model(model, _read_data(data), settings.publish_below, settings.spam_above)
     click.echo(json.dumps(result) if as_json else format_report(result))
+
+
+def _token_store():
+    """The token store of the configured Redis (the embedded one when REDIS_URL is unset)."""
+    from moderation.redis_server import EmbeddedRedis, connect
+    from moderation.store.keys import Keys
+    from moderation.store.tokens import TokenStore
+
+    settings = _settings()
+    url = settings.redis_url or EmbeddedRedis(settings.data_dir).start().url
+    return TokenStore(connect(url, timeout=settings.redis_timeout), Keys(settings.key_prefix))
+
+
+@main.group()
+def token() -> None:
+    """Create, list and revoke moderator and admin API tokens."""
+
+
+@token.command("create")
+@click.option("--role", type=click.Choice(["moderator", "admin"]), required=True)
+@click.option("--name", required=True, help="Who or what uses the token.")
+def token_create(role: str, name: str) -> None:
+    """Create a token; it is shown once, alone on the last line, and stored only as a hash."""
+    try:
+        secret, info = _token_store().create(name, role)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+    click.echo(
+        f"created {info.role} token {info.id} for {info.name!r}; keep it, it is not shown again:"
+    )
+    click.echo(secret)
+
+
+@token.command("list")
+def token_list() -> None:
+    """List tokens (ids, names, roles; never the tokens themselves)."""
+    for info in _token_store().list():
+        click.echo(f"{info.id}  {info.role:9s}  {info.created_at}  {info.name}")
+
+
+@token.command("revoke")
+@click.argument("token_id")
+def token_revoke(token_id: str) -> None:
+    """Revoke the token with this id (as `token list` shows it)."""
+    if not _token_store().revoke(token_id):
+        raise click.ClickException(f"no token with id {token_id}")
+    click.echo(f"revoked {token_id}")

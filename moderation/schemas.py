@@ -211,3 +211,8 @@ class ErrorOut(Schema):
 class HealthOut(Schema):
     status = fields.String(required=True)
     model_version = fields.String(required=True)
+
+
+class StatsOut(Schema):
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    oldest_pending_age_seconds = fields.Float(allow_none=True, required=True)

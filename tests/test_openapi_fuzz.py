@@ -28,7 +28,7 @@ CONFIG = SchemathesisConfig.from_dict(
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_api_conforms_to_its_document(live, mode):
+def test_api_conforms_to_its_document(live, services, mode):
     schema = schemathesis.openapi.from_url(live + "/api/openapi.json", config=CONFIG)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} >= {
@@ -37,6 +37,8 @@ def test_api_conforms_to_its_document(live, mode):
         "GET /healthz",
     }
     session = requests.Session()
+    token, _ = services.tokens.create("fuzzer", "admin")
+    auth = {"Authorization": f"Bearer {token}"}
     for operation in operations:
         takes_input = any(
             len(part) for part in (operation.path_parameters, operation.query, operation.body)
@@ -53,7 +55,10 @@ def test_api_conforms_to_its_document(live, mode):
         @given(case=operation.as_strategy(generation_mode=mode))
         def run(case):
             response = case.call_and_validate(
-                base_url=live, session=session, excluded_checks=[positive_data_acceptance]
+                base_url=live,
+                session=session,
+                headers=auth,
+                excluded_checks=[positive_data_acceptance],
             )
             assert response.status_code < 500
             if mode is GenerationMode.POSITIVE and response.status_code >= 400:

@@ -91,6 +91,10 @@ class CommentStore:
     def count(self, status: str) -> int:
         return int(self.client.zcard(self.keys.status(status)))
 
+    def oldest_created_ms(self, status: str) -> int | None:
+        oldest = self.client.zrange(self.keys.status(status), 0, 0, withscores=True)
+        return int(oldest[0][1]) if oldest else None
+
     def thread_page(self, thread: str, limit: int, cursor: int | None) -> ThreadPage:
         """Published top-level comments oldest first, each with its published replies."""
         keys = self.keys

@@ -41,5 +41,9 @@ class Keys:
     def replies(self, comment_id: int | str) -> str:
         return f"{self.base}:replies:{comment_id}"
 
+    @property
+    def tokens(self) -> str:
+        return f"{self.base}:tokens"
+
     def commenter(self, identity: str) -> str:
         return f"{self.base}:commenter:{identity}"
