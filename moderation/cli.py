@@ -52,15 +52,19 @@ def _read_data(paths: tuple[str, ...]) -> list:
     return examples
 
 
-@main.command()
-@click.option(
+DATA_FORMATS = "YouTube-spam CSV, label,text CSV/TSV, or JSON Lines"
+data_option = click.option(
     "--data",
     "data",
     multiple=True,
     required=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="Labeled comments: YouTube-spam CSV, label,text CSV/TSV, or JSON Lines. Repeatable.",
+    help=f"Labeled comments ({DATA_FORMATS}). Repeatable.",
 )
+
+
+@main.command()
+@data_option
 @click.option("--out", type=click.Path(dir_okay=False), help="Model file to write.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
 @click.option(
@@ -112,14 +116,7 @@ def train(data: tuple[str, ...], out: str | None, seed: int, with_seed_corpus: b
     type=click.Path(exists=True, dir_okay=False),
     help="Model file (default: the one the service loads).",
 )
-@click.option(
-    "--data",
-    "data",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Labeled comments to score. Repeatable.",
-)
+@data_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object on one line.")
 def evaluate(model_path: str | None, data: tuple[str, ...], as_json: bool) -> None:
     """Score labeled comments with a model and print its quality."""
