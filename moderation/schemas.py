@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -187,6 +187,9 @@ class ThreadComment(Schema):
 
 
 class ThreadQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,18}$"))
 
@@ -216,3 +219,63 @@ class HealthOut(Schema):
 class StatsOut(Schema):
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     oldest_pending_age_seconds = fields.Float(allow_none=True, required=True)
+
+
+class QueueQuery(Schema):
+    status = fields.String(
+        load_default="pending", validate=validate.OneOf(["pending", "spam", "published"])
+    )
+    order = fields.String(
+        load_default="oldest", validate=validate.OneOf(["oldest", "newest", "uncertain"])
+    )
+    thread = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(
+        load_default=None,
+        # Issued by the previous page: an id (time order) or "distance:id" (uncertain order).
+        validate=validate.Regexp(
+            r"^(?:[0-9]{1,18}|[0-9](?:\.[0-9]{1,20})?(?:e-[0-9]{1,3})?:[0-9]{1,18})$"
+        ),
+    )
+
+    class Meta:
+        unknown = RAISE
+
+
+class Reason(Schema):
+    feature = fields.String(required=True)
+    weight = fields.Float(required=True)
+
+
+class RuleHitOut(Schema):
+    rule = fields.String(required=True)
+    outcome = fields.String(required=True)
+    detail = fields.String()
+
+
+class QueueItem(Schema):
+    id = fields.Integer(required=True)
+    thread = fields.String(required=True)
+    parent = fields.Integer(allow_none=True)
+    author = fields.String(required=True)
+    url = fields.String(allow_none=True)
+    email = fields.String(
+        required=True, allow_none=True, metadata={"description": "Moderator view only."}
+    )
+    content = fields.String(required=True, metadata={"description": "Safe HTML."})
+    created_at = fields.String(required=True)
+    status = fields.String(required=True)
+    machine_status = fields.String(allow_none=True)
+    score = fields.Float(allow_none=True)
+    model_version = fields.String(allow_none=True)
+    rules = fields.List(fields.Nested(RuleHitOut), required=True)
+    reasons = fields.List(fields.Nested(Reason), required=True)
+    commenter = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    ip = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+    referrer = fields.String(allow_none=True)
+
+
+class QueuePage(Schema):
+    items = fields.List(fields.Nested(QueueItem), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from moderation.store.keys import Keys
+from moderation.store.keys import STATUSES, Keys
 
 PUBLIC_FIELDS = ("id", "thread", "parent", "author", "url", "content", "created_at")
 # Replies nest at most this deep: no page shows more, and readers of a thread are
@@ -66,6 +66,8 @@ class CommentStore:
                 keys.thread_published(thread),
                 keys.replies(parent) if parent is not None else keys.thread_roots(thread),
                 keys.commenter(record["email_hash"]),
+                keys.thread_status(thread, record["status"]),
+                keys.uncertainty(record["status"]),
             ],
             args=[
                 comment_id,
@@ -74,6 +76,8 @@ class CommentStore:
                 thread,
                 "1" if parent is not None else "0",
                 MAX_REPLY_DEPTH,
+                uncertainty(record["score"]),
+                f"{comment_id:020d}",
                 *flat,
             ],
         )
@@ -92,8 +96,89 @@ class CommentStore:
         return int(self.client.zcard(self.keys.status(status)))
 
     def oldest_created_ms(self, status: str) -> int | None:
-        oldest = self.client.zrange(self.keys.status(status), 0, 0, withscores=True)
-        return int(oldest[0][1]) if oldest else None
+        oldest = self.client.zrange(self.keys.status(status), 0, 0)
+        if not oldest:
+            return None
+        created = self.client.hget(self.keys.comment(oldest[0]), "created_ms")
+        return int(created) if created else None
+
+    def queue_page(
+        self,
+        status: str,
+        order: str,
+        limit: int,
+        cursor: str | None = None,
+        thread: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of comments with this status, oldest, newest or most uncertain first.
+
+        Cursors are exact: (id) for time order, (distance, id) for uncertainty order.
+        """
+        if order == "uncertain":
+            ids, next_cursor = self._uncertain_ids(status, limit, cursor, thread)
+        else:
+            key = self.keys.thread_status(thread, status) if thread else self.keys.status(status)
+            after = int(cursor) if cursor else None
+            if order == "newest":
+                high = f"({after}" if after is not None else "+inf"
+                ids = self.client.zrevrangebyscore(key, high, "-inf", start=0, num=limit + 1)
+            else:
+                low = f"({after}" if after is not None else "-inf"
+                ids = self.client.zrangebyscore(key, low, "+inf", start=0, num=limit + 1)
+            next_cursor = ids[limit - 1] if len(ids) > limit else None
+            ids = ids[:limit]
+        pipe = self.client.pipeline(transaction=False)
+        for cid in ids:
+            pipe.hgetall(self.keys.comment(cid))
+        return [decode(row) for row in pipe.execute() if row], next_cursor
+
+    def _uncertain_ids(
+        self, status: str, limit: int, cursor: str | None, thread: str | None
+    ) -> tuple[list[str], str | None]:
+        after = _parse_uncertain_cursor(cursor)
+        if thread:
+            # A thread's queue is small: rank it in memory.
+            members = self.client.zrange(self.keys.thread_status(thread, status), 0, 4999)
+            pipe = self.client.pipeline(transaction=False)
+            for cid in members:
+                pipe.hget(self.keys.comment(cid), "score")
+            ranked = sorted(
+                (uncertainty(float(score or 0.5)), int(cid))
+                for cid, score in zip(members, pipe.execute(), strict=True)
+            )
+            if after:
+                ranked = [entry for entry in ranked if entry > after]
+            rows = ranked[: limit + 1]
+        else:
+            # Members are zero-padded ids, so equal distances sort by id and the cursor's
+            # rank gives an exact, O(log n) place to continue from.
+            key = self.keys.uncertainty(status)
+            rank = self.client.zrank(key, f"{after[1]:020d}") if after else None
+            if rank is not None:
+                raw = self.client.zrange(key, rank + 1, rank + limit + 1, withscores=True)
+            elif after:  # the cursor's comment left the queue meanwhile
+                raw = self.client.zrangebyscore(
+                    key, f"({after[0]}", "+inf", start=0, num=limit + 1, withscores=True
+                )
+            else:
+                raw = self.client.zrange(key, 0, limit, withscores=True)
+            rows = [(float(score), int(member)) for member, score in raw]
+        page = rows[:limit]
+        next_cursor = f"{page[-1][0]!r}:{page[-1][1]}" if len(rows) > limit else None
+        return [str(cid) for _, cid in page], next_cursor
+
+    def commenter_history(self, identity: str, recent: int = 200) -> dict[str, int]:
+        """How the commenter's recent comments ended, by status."""
+        ids = self.client.zrevrange(self.keys.commenter(identity), 0, recent - 1)
+        pipe = self.client.pipeline(transaction=False)
+        for cid in ids:
+            pipe.hget(self.keys.comment(cid), "status")
+        history = {status: 0 for status in STATUSES}
+        for status in pipe.execute():
+            if status in history:
+                history[status] += 1
+        history["comments"] = int(self.client.zcard(self.keys.commenter(identity)))
+        return history
 
     def thread_page(self, thread: str, limit: int, cursor: int | None) -> ThreadPage:
         """Published top-level comments oldest first, each with its published replies."""
@@ -131,6 +216,18 @@ class CommentStore:
             total=total,
             next_cursor=root_ids[-1] if more else None,
         )
+
+
+def uncertainty(score: float) -> float:
+    """Distance from the decision boundary: small means the classifier was unsure."""
+    return round(abs(score - 0.5), 6)
+
+
+def _parse_uncertain_cursor(cursor: str | None) -> tuple[float, int] | None:
+    if not cursor:
+        return None
+    distance, _, cid = cursor.partition(":")
+    return float(distance), int(cid)
 
 
 def decode(data: dict[str, Any]) -> dict[str, Any]:

@@ -35,6 +35,14 @@ class Keys:
     def thread_published(self, thread: str) -> str:
         return f"{self._thread(thread)}:published"
 
+    def thread_status(self, thread: str, status: str) -> str:
+        self.status(status)  # validates the status name
+        return f"{self._thread(thread)}:status:{status}"
+
+    def uncertainty(self, status: str) -> str:
+        self.status(status)
+        return f"{self.base}:uncertain:{status}"
+
     def thread_roots(self, thread: str) -> str:
         return f"{self._thread(thread)}:roots"
 

@@ -1,9 +1,11 @@
 -- Store one comment with all its indexes, or nothing at all.
 -- KEYS: 1 comment, 2 parent comment (or KEYS[1] when there is none), 3 status index,
 --       4 thread's published index, 5 roots of the thread or the parent's replies,
---       6 the commenter's comments
+--       6 the commenter's comments, 7 the thread's index for this status,
+--       8 the status's uncertainty index
 -- ARGV: 1 id, 2 status, 3 created (ms), 4 thread, 5 "1" if there is a parent,
---       6 deepest reply level allowed, 7.. field/value pairs of the record
+--       6 deepest reply level allowed, 7 distance of the score from 0.5,
+--       8 the id zero-padded (equal distances then sort by id), 9.. field/value pairs
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('comment id already used')
 end
@@ -21,8 +23,11 @@ if ARGV[5] == '1' then
     return 'too_deep'
   end
 end
-redis.call('HSET', KEYS[1], 'depth', depth, unpack(ARGV, 7))
-redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+redis.call('HSET', KEYS[1], 'depth', depth, unpack(ARGV, 9))
+-- Ids grow with time, so scoring by id orders oldest first and makes cursors exact.
+redis.call('ZADD', KEYS[3], ARGV[1], ARGV[1])
+redis.call('ZADD', KEYS[7], ARGV[1], ARGV[1])
+redis.call('ZADD', KEYS[8], ARGV[7], ARGV[8])
 if ARGV[2] == 'published' then
   redis.call('ZADD', KEYS[4], ARGV[1], ARGV[1])
   redis.call('ZADD', KEYS[5], ARGV[1], ARGV[1])
