@@ -159,7 +159,9 @@ class CommentForm(CommentIn):
     )
 
 
-class CommentOut(Schema):
+class _CommentView(Schema):
+    """The fields every view of a comment shows, public or moderator."""
+
     id = fields.Integer(required=True)
     thread = fields.String(required=True)
     parent = fields.Integer(allow_none=True)
@@ -169,6 +171,9 @@ class CommentOut(Schema):
         required=True, metadata={"description": "Safe HTML: escaped text in paragraphs."}
     )
     created_at = fields.String(required=True)
+
+
+class CommentOut(_CommentView):
     status = fields.String(
         required=True,
         validate=validate.OneOf(["published", "pending"]),
@@ -253,17 +258,10 @@ class RuleHitOut(Schema):
     detail = fields.String()
 
 
-class QueueItem(Schema):
-    id = fields.Integer(required=True)
-    thread = fields.String(required=True)
-    parent = fields.Integer(allow_none=True)
-    author = fields.String(required=True)
-    url = fields.String(allow_none=True)
+class QueueItem(_CommentView):
     email = fields.String(
         required=True, allow_none=True, metadata={"description": "Moderator view only."}
     )
-    content = fields.String(required=True, metadata={"description": "Safe HTML."})
-    created_at = fields.String(required=True)
     status = fields.String(required=True)
     machine_status = fields.String(allow_none=True)
     score = fields.Float(allow_none=True)
