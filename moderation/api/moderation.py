@@ -39,8 +39,7 @@ def stats() -> dict[str, Any]:
     }
 
 
-def _queue_item(record: dict[str, Any]) -> dict[str, Any]:
-    svc = current_app.extensions["moderation"]
+def _queue_item(record: dict[str, Any], svc: Any, histories: dict[str, Any]) -> dict[str, Any]:
     try:
         email = (
             svc.vault.decrypt(record["email_encrypted"]) if "email_encrypted" in record else None
@@ -57,9 +56,7 @@ def _queue_item(record: dict[str, Any]) -> dict[str, Any]:
         "model_version": record.get("model_version"),
         "rules": record.get("rules") or [],
         "reasons": record.get("reasons") or [],
-        "commenter": svc.comments.commenter_history(record["email_hash"])
-        if record.get("email_hash")
-        else {},
+        "commenter": histories.get(record.get("email_hash"), {}),
         "ip": record.get("ip"),
         "user_agent": record.get("user_agent"),
         "referrer": record.get("referrer"),
@@ -77,7 +74,8 @@ def _queue_item(record: dict[str, Any]) -> dict[str, Any]:
 @require_role("moderator")
 def queue(query: dict[str, Any]) -> dict[str, Any]:
     """The review queue: pending by default, also spam (rescue) and published (take-down)."""
-    comments = current_app.extensions["moderation"].comments
+    svc = current_app.extensions["moderation"]
+    comments = svc.comments
     time_order = query["order"] in ("oldest", "newest")
     if query["cursor"] and time_order != query["cursor"].isdigit():
         fields = {"cursor": ["This cursor belongs to another order; start again without one."]}
@@ -85,4 +83,8 @@ def queue(query: dict[str, Any]) -> dict[str, Any]:
     records, next_cursor = comments.queue_page(
         query["status"], query["order"], query["limit"], query["cursor"], query["thread"]
     )
-    return {"items": [_queue_item(r) for r in records], "next_cursor": next_cursor}
+    histories = comments.commenter_histories(
+        [r["email_hash"] for r in records if r.get("email_hash")]
+    )
+    items = [_queue_item(r, svc, histories) for r in records]
+    return {"items": items, "next_cursor": next_cursor}

@@ -167,18 +167,32 @@ class CommentStore:
         next_cursor = f"{page[-1][0]!r}:{page[-1][1]}" if len(rows) > limit else None
         return [str(cid) for _, cid in page], next_cursor
 
-    def commenter_history(self, identity: str, recent: int = 200) -> dict[str, int]:
-        """How the commenter's recent comments ended, by status."""
-        ids = self.client.zrevrange(self.keys.commenter(identity), 0, recent - 1)
+    def commenter_histories(
+        self, identities: list[str], recent: int = 200
+    ) -> dict[str, dict[str, int]]:
+        """How each commenter's recent comments ended, by status: two round trips in all,
+        however many commenters a queue page shows."""
+        unique = list(dict.fromkeys(identities))
         pipe = self.client.pipeline(transaction=False)
-        for cid in ids:
-            pipe.hget(self.keys.comment(cid), "status")
-        history = {status: 0 for status in STATUSES}
-        for status in pipe.execute():
-            if status in history:
-                history[status] += 1
-        history["comments"] = int(self.client.zcard(self.keys.commenter(identity)))
-        return history
+        for identity in unique:
+            pipe.zrevrange(self.keys.commenter(identity), 0, recent - 1)
+            pipe.zcard(self.keys.commenter(identity))
+        answers = pipe.execute()
+        recent_ids = answers[0::2]
+        pipe = self.client.pipeline(transaction=False)
+        for ids in recent_ids:
+            for cid in ids:
+                pipe.hget(self.keys.comment(cid), "status")
+        statuses = iter(pipe.execute())
+        histories: dict[str, dict[str, int]] = {}
+        for identity, ids, total in zip(unique, recent_ids, answers[1::2], strict=True):
+            history = {status: 0 for status in STATUSES}
+            for _ in ids:
+                status = next(statuses)
+                if status in history:
+                    history[status] += 1
+            histories[identity] = {**history, "comments": int(total)}
+        return histories
 
     def thread_page(self, thread: str, limit: int, cursor: int | None) -> ThreadPage:
         """Published top-level comments oldest first, each with its published replies."""
