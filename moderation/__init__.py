@@ -49,7 +49,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.url_map.converters["thread"] = ThreadConverter
     if settings.trusted_proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
-    app.extensions["moderation"] = services or build_services(settings)
+    app.extensions["moderation"] = services = services or build_services(settings)
+    app.secret_key = services.signing_key
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production,
+    )
 
     errors.init_app(app)
     api = _Api(app)

@@ -9,7 +9,7 @@ import redis
 
 from classifier.model import SpamModel
 from moderation.config import Settings
-from moderation.privacy import EmailVault, load_or_create_dev_secret
+from moderation.privacy import EmailVault, derive_secret, load_or_create_dev_secret
 from moderation.redis_server import EmbeddedRedis, connect
 from moderation.scoring import ensure_model
 from moderation.store.comments import CommentStore
@@ -29,6 +29,8 @@ class Services:
     vault: EmailVault
     model: SpamModel
     thresholds: Thresholds
+    # Signs Flask's session cookie and other stamps; derived, never the secret itself.
+    signing_key: bytes
     embedded: EmbeddedRedis | None = None
 
 
@@ -52,5 +54,6 @@ def build_services(settings: Settings) -> Services:
             spam_above=settings.spam_above,
             max_links=settings.max_links,
         ),
+        signing_key=derive_secret(secret, "flask signing"),
         embedded=embedded,
     )

@@ -28,6 +28,11 @@ def _derive(secret: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret)
 
 
+def derive_secret(secret: str, purpose: str) -> bytes:
+    """An independent 32-byte key for one purpose (sessions, signed form stamps, ...)."""
+    return _derive(secret.encode(), f"moderation {purpose}".encode())
+
+
 def normalise_email(email: str) -> str:
     """The form that identifies a person: case and surrounding space do not."""
     return email.strip().lower()
