@@ -69,4 +69,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     api.register_blueprint(public.blp)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(moderator_api.blp)
+    api.register_blueprint(moderator_api.admin_blp)
     return app

@@ -14,6 +14,7 @@ from moderation.redis_server import EmbeddedRedis, connect
 from moderation.scoring import ensure_model
 from moderation.store.comments import CommentStore
 from moderation.store.keys import Keys
+from moderation.store.review import ReviewQueue
 from moderation.store.tokens import TokenStore
 from moderation.submission import Thresholds
 
@@ -25,6 +26,7 @@ class Services:
     settings: Settings
     redis: redis.Redis
     comments: CommentStore
+    review: ReviewQueue
     tokens: TokenStore
     vault: EmailVault
     model: SpamModel
@@ -46,6 +48,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         redis=client,
         comments=CommentStore(client, Keys(settings.key_prefix)),
+        review=ReviewQueue(client, Keys(settings.key_prefix)),
         tokens=TokenStore(client, Keys(settings.key_prefix)),
         vault=EmailVault(secret),
         model=ensure_model(settings.resolved_model_path),

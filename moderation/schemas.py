@@ -6,7 +6,15 @@ import re
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -221,18 +229,35 @@ class HealthOut(Schema):
     model_version = fields.String(required=True)
 
 
+class QueuePoint(Schema):
+    at = fields.String(required=True, metadata={"description": "End of the hour (UTC)."})
+    pending = fields.Integer(required=True)
+
+
 class StatsOut(Schema):
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     oldest_pending_age_seconds = fields.Float(allow_none=True, required=True)
+    claimed = fields.Integer(required=True, metadata={"description": "Comments under a lease."})
+    decisions = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+        required=True,
+        metadata={"description": "Per UTC day (last 7), decisions per moderator."},
+    )
+    queue_over_time = fields.List(
+        fields.Nested(QueuePoint),
+        required=True,
+        metadata={"description": "Pending comments at the end of each of the last 24 hours."},
+    )
+
+
+QUEUE_STATUSES = ["pending", "spam", "published", "rejected"]
+QUEUE_ORDERS = ["oldest", "newest", "uncertain"]
 
 
 class QueueQuery(Schema):
-    status = fields.String(
-        load_default="pending", validate=validate.OneOf(["pending", "spam", "published"])
-    )
-    order = fields.String(
-        load_default="oldest", validate=validate.OneOf(["oldest", "newest", "uncertain"])
-    )
+    status = fields.String(load_default="pending", validate=validate.OneOf(QUEUE_STATUSES))
+    order = fields.String(load_default="oldest", validate=validate.OneOf(QUEUE_ORDERS))
     thread = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(
@@ -272,8 +297,118 @@ class QueueItem(_CommentView):
     ip = fields.String(allow_none=True)
     user_agent = fields.String(allow_none=True)
     referrer = fields.String(allow_none=True)
+    claimed_by = fields.String(allow_none=True, metadata={"description": "Holder of the lease."})
+    lease_expires_at = fields.String(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True)
 
 
 class QueuePage(Schema):
     items = fields.List(fields.Nested(QueueItem), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+_COMMENT_ID = fields.Integer(validate=validate.Range(min=1, max=10**15))
+
+
+class ClaimIn(Schema):
+    """Either the next `limit` comments (optionally of one thread, status and order) or
+    the comments named in `ids`."""
+
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Integer(validate=validate.Range(min=1, max=100))
+    thread = fields.String(validate=validate.Length(min=1, max=500))
+    status = fields.String(validate=validate.OneOf(QUEUE_STATUSES))
+    order = fields.String(validate=validate.OneOf(QUEUE_ORDERS))
+    ids = fields.List(_COMMENT_ID, validate=validate.Length(min=1, max=100))
+    lease_seconds = fields.Integer(
+        load_default=300,
+        validate=validate.Range(min=1, max=3600),
+        metadata={"description": "How long the claim lasts; 5 minutes unless said."},
+    )
+
+    @validates_schema
+    def _one_way(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "ids" in data and data.keys() & {"limit", "thread", "status", "order"}:
+            raise ValidationError(
+                "Give either ids, or limit with thread/status/order, not both.", "ids"
+            )
+
+
+class ClaimOut(Schema):
+    items = fields.List(fields.Nested(QueueItem), required=True)
+    lease_expires_at = fields.String(required=True)
+    unavailable = fields.List(
+        fields.Integer(),
+        required=True,
+        metadata={"description": "Requested ids that are unknown or held by someone else."},
+    )
+
+
+ACTIONS = ["approve", "reject", "spam"]
+
+
+class DecisionIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
+
+
+class BulkDecisionIn(DecisionIn):
+    ids = fields.List(_COMMENT_ID, required=True, validate=validate.Length(min=1, max=500))
+
+
+class DecisionOut(Schema):
+    id = fields.Integer(required=True)
+    action = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "Status after the call."})
+    previous_status = fields.String(required=True)
+    already_decided = fields.Boolean(
+        required=True, metadata={"description": "True when nothing changed: decided before."}
+    )
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True)
+
+
+class BulkResult(Schema):
+    id = fields.Integer(required=True)
+    outcome = fields.String(
+        required=True,
+        validate=validate.OneOf(["decided", "already_decided", "conflict", "not_found"]),
+    )
+    status = fields.String(allow_none=True)
+    previous_status = fields.String(allow_none=True)
+    claimed_by = fields.String(allow_none=True, metadata={"description": "On a conflict."})
+
+
+class BulkDecisionOut(Schema):
+    results = fields.List(fields.Nested(BulkResult), required=True)
+
+
+class AuditQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    comment = _COMMENT_ID
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(
+        load_default=None, validate=validate.Regexp(r"^[0-9]{1,20}-[0-9]{1,20}$")
+    )
+
+
+class AuditEntry(Schema):
+    entry_id = fields.String(required=True)
+    comment_id = fields.Integer(required=True)
+    action = fields.String(required=True)
+    previous_status = fields.String(required=True, data_key="from")
+    status = fields.String(required=True, data_key="to")
+    moderator = fields.String(required=True)
+    at = fields.String(required=True)
+
+
+class AuditPage(Schema):
+    items = fields.List(fields.Nested(AuditEntry), required=True)
     next_cursor = fields.String(allow_none=True, required=True)

@@ -58,7 +58,7 @@ def test_stats_count_comments_by_status(live, http, services):
     r = http.get(live + STATS, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     body = r.json()
-    assert body["counts"] == {"published": 1, "pending": 0, "spam": 1}
+    assert body["counts"] == {"published": 1, "pending": 0, "spam": 1, "rejected": 0}
     assert body["oldest_pending_age_seconds"] is None
 
 

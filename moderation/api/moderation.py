@@ -1,4 +1,4 @@
-"""The moderators' API (the review queue grows here)."""
+"""The moderators' API: the queue, claims with leases, decisions, statistics, audit."""
 
 from __future__ import annotations
 
@@ -8,38 +8,94 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint
 
-from moderation.auth import require_role
+from moderation.auth import current_moderator, require_role
+from moderation.bootstrap import Services
 from moderation.errors import ApiError
-from moderation.schemas import ErrorOut, QueuePage, QueueQuery, StatsOut
+from moderation.schemas import (
+    AuditPage,
+    AuditQuery,
+    BulkDecisionIn,
+    BulkDecisionOut,
+    ClaimIn,
+    ClaimOut,
+    DecisionIn,
+    DecisionOut,
+    ErrorOut,
+    QueuePage,
+    QueueQuery,
+    StatsOut,
+)
+from moderation.store.comments import decode
 from moderation.store.keys import STATUSES
+from moderation.store.review import Claim, utc_iso
 from moderation.text import render_content
 
 blp = Blueprint(
     "moderation", __name__, url_prefix="/api/v1/moderation", description="Moderators' API"
 )
+admin_blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Admins' API")
 BEARER = [{"bearerAuth": []}]
 
 
+def services() -> Services:
+    return current_app.extensions["moderation"]
+
+
+def _documented(blueprint: Blueprint, *statuses: int):
+    """The error answers every authenticated route shares, in the OpenAPI document."""
+    descriptions = {
+        401: "No or invalid token",
+        403: "Role not allowed",
+        404: "No such comment",
+        409: "Claimed by another moderator",
+        422: "Invalid input",
+        503: "Storage unavailable; retry later",
+    }
+
+    def decorate(view):
+        for status in sorted({401, 403, 503, *statuses}, reverse=True):
+            view = blueprint.alt_response(
+                status, schema=ErrorOut, description=descriptions[status]
+            )(view)
+        return blueprint.doc(security=BEARER)(view)
+
+    return decorate
+
+
 @blp.route("/stats")
-@blp.doc(security=BEARER)
+@_documented(blp)
 @blp.response(200, StatsOut)
-@blp.alt_response(401, schema=ErrorOut, description="No or invalid token")
-@blp.alt_response(403, schema=ErrorOut, description="Role not allowed")
-@blp.alt_response(503, schema=ErrorOut, description="Storage unavailable; retry later")
 @require_role("moderator")
 def stats() -> dict[str, Any]:
-    """Counts by status and how long the oldest pending comment has waited."""
-    comments = current_app.extensions["moderation"].comments
-    oldest = comments.oldest_created_ms("pending")
+    """Counts by status, the oldest pending age, live claims, decisions per moderator per
+    day and the pending queue over the last 24 hours."""
+    svc = services()
+    oldest = svc.comments.oldest_created_ms("pending")
     return {
-        "counts": {status: comments.count(status) for status in STATUSES},
+        "counts": {status: svc.comments.count(status) for status in STATUSES},
         "oldest_pending_age_seconds": None
         if oldest is None
         else max(0.0, round(time.time() - oldest / 1000, 3)),
+        "claimed": svc.review.live_claims(),
+        "decisions": svc.review.decisions_per_day(7),
+        "queue_over_time": svc.review.pending_over_time(24),
     }
 
 
-def _queue_item(record: dict[str, Any], svc: Any, histories: dict[str, Any]) -> dict[str, Any]:
+def _queue_items(svc: Services, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    histories = svc.comments.commenter_histories(
+        [r["email_hash"] for r in records if r.get("email_hash")]
+    )
+    leases = svc.review.leases([r["id"] for r in records])
+    return [_queue_item(r, svc, histories, leases.get(str(r["id"]))) for r in records]
+
+
+def _queue_item(
+    record: dict[str, Any],
+    svc: Services,
+    histories: dict[str, Any],
+    lease: tuple[str, int] | None,
+) -> dict[str, Any]:
     try:
         email = (
             svc.vault.decrypt(record["email_encrypted"]) if "email_encrypted" in record else None
@@ -60,21 +116,21 @@ def _queue_item(record: dict[str, Any], svc: Any, histories: dict[str, Any]) -> 
         "ip": record.get("ip"),
         "user_agent": record.get("user_agent"),
         "referrer": record.get("referrer"),
+        "claimed_by": lease[0] if lease else None,
+        "lease_expires_at": utc_iso(lease[1]) if lease else None,
+        "decided_by": record.get("decided_by"),
+        "decided_at": record.get("decided_at"),
     }
 
 
 @blp.route("/queue")
-@blp.doc(security=BEARER)
+@_documented(blp, 422)
 @blp.arguments(QueueQuery, location="query")
 @blp.response(200, QueuePage)
-@blp.alt_response(401, schema=ErrorOut, description="No or invalid token")
-@blp.alt_response(403, schema=ErrorOut, description="Role not allowed")
-@blp.alt_response(422, schema=ErrorOut, description="Invalid query")
-@blp.alt_response(503, schema=ErrorOut, description="Storage unavailable; retry later")
 @require_role("moderator")
 def queue(query: dict[str, Any]) -> dict[str, Any]:
     """The review queue: pending by default, also spam (rescue) and published (take-down)."""
-    svc = current_app.extensions["moderation"]
+    svc = services()
     comments = svc.comments
     time_order = query["order"] in ("oldest", "newest")
     if query["cursor"] and time_order != query["cursor"].isdigit():
@@ -83,8 +139,128 @@ def queue(query: dict[str, Any]) -> dict[str, Any]:
     records, next_cursor = comments.queue_page(
         query["status"], query["order"], query["limit"], query["cursor"], query["thread"]
     )
-    histories = comments.commenter_histories(
-        [r["email_hash"] for r in records if r.get("email_hash")]
+    return {"items": _queue_items(svc, records), "next_cursor": next_cursor}
+
+
+def _claimed_records(svc: Services, claim: Claim) -> list[dict[str, Any]]:
+    pipe = svc.redis.pipeline(transaction=False)
+    for cid in claim.ids:
+        pipe.hgetall(svc.comments.keys.comment(cid))
+    return [decode(row) for row in pipe.execute() if row]
+
+
+@blp.route("/claims", methods=["POST"])
+@_documented(blp, 422)
+@blp.arguments(ClaimIn)
+@blp.response(200, ClaimOut)
+@require_role("moderator")
+def claim(body: dict[str, Any]) -> dict[str, Any]:
+    """Claim the next comments (or the ones named) for a while; others' claims skip them.
+
+    Claiming again renews your own claims, so a reloaded page gets its items back.
+    """
+    svc = services()
+    moderator = current_moderator()
+    if "ids" in body:
+        result = svc.review.claim_ids(moderator, body["ids"], body["lease_seconds"])
+    else:
+        result = svc.review.claim_next(
+            moderator,
+            body.get("limit", 10),
+            status=body.get("status", "pending"),
+            order=body.get("order", "oldest"),
+            thread=body.get("thread"),
+            lease_seconds=body["lease_seconds"],
+        )
+    return {
+        "items": _queue_items(svc, _claimed_records(svc, result)),
+        "lease_expires_at": utc_iso(result.lease_expires_ms),
+        "unavailable": [int(i) for i in result.unavailable],
+    }
+
+
+@blp.route("/claims/<int:comment_id>", methods=["DELETE"])
+@_documented(blp, 404, 409)
+@blp.response(204)
+@require_role("moderator")
+def release(comment_id: int) -> None:
+    """Give a claimed comment back early (admins may release anyone's claim)."""
+    outcome = services().review.release(current_moderator(), comment_id)
+    if outcome == "not_claimed":
+        raise ApiError(404, f"You hold no claim on comment {comment_id}.")
+    if outcome == "held_by_other":
+        raise ApiError(409, f"Comment {comment_id} is claimed by another moderator.")
+
+
+@blp.route("/comments/<int:comment_id>/decision", methods=["POST"])
+@_documented(blp, 404, 409, 422)
+@blp.arguments(DecisionIn)
+@blp.response(200, DecisionOut)
+@require_role("moderator")
+def decide(body: dict[str, Any], comment_id: int) -> dict[str, Any]:
+    """Approve (publish), reject or mark as spam; the same verbs take down or rescue.
+
+    Deciding again what is already so changes and counts nothing and says so.
+    """
+    result = services().review.decide(comment_id, body["action"], current_moderator())
+    if result.outcome == "not_found":
+        raise ApiError(404, f"There is no comment {comment_id}.")
+    if result.outcome == "conflict":
+        holder = f" ({result.holder})" if result.holder else ""
+        raise ApiError(409, f"Comment {comment_id} is claimed by another moderator{holder}.")
+    return {
+        "id": result.id,
+        "action": result.action,
+        "status": result.status,
+        "previous_status": result.previous_status,
+        "already_decided": result.outcome == "already_decided",
+        "decided_by": result.decided_by,
+        "decided_at": result.decided_at,
+    }
+
+
+@blp.route("/decisions", methods=["POST"])
+@_documented(blp, 422)
+@blp.arguments(BulkDecisionIn)
+@blp.response(200, BulkDecisionOut)
+@require_role("moderator")
+def decide_many(body: dict[str, Any]) -> dict[str, Any]:
+    """One action on many comments; each is decided atomically and reported on its own."""
+    results = services().review.decide_many(body["ids"], body["action"], current_moderator())
+    return {
+        "results": [
+            {
+                "id": r.id,
+                "outcome": r.outcome,
+                "status": r.status,
+                "previous_status": r.previous_status,
+                "claimed_by": r.holder,
+            }
+            for r in results
+        ]
+    }
+
+
+@admin_blp.route("/audit")
+@_documented(admin_blp, 422)
+@admin_blp.arguments(AuditQuery, location="query")
+@admin_blp.response(200, AuditPage)
+@require_role("admin")
+def audit(query: dict[str, Any]) -> dict[str, Any]:
+    """Who decided what and when, newest first; optionally for one comment."""
+    entries, next_cursor = services().review.audit_entries(
+        query["limit"], query["cursor"], query.get("comment")
     )
-    items = [_queue_item(r, svc, histories) for r in records]
+    items = [
+        {
+            "entry_id": e["entry_id"],
+            "comment_id": int(e["comment_id"]),
+            "action": e["action"],
+            "previous_status": e["from"],
+            "status": e["to"],
+            "moderator": e["moderator"],
+            "at": e["at"],
+        }
+        for e in entries
+    ]
     return {"items": items, "next_cursor": next_cursor}

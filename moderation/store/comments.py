@@ -15,6 +15,7 @@ PUBLIC_FIELDS = ("id", "thread", "parent", "author", "url", "content", "created_
 # Replies nest at most this deep: no page shows more, and readers of a thread are
 # protected from a hostile chain thousands of levels deep.
 MAX_REPLY_DEPTH = 30
+HOUR_MS = 3_600_000
 
 
 class ParentError(ValueError):
@@ -28,7 +29,7 @@ class ThreadPage:
     next_cursor: str | None
 
 
-def _script(name: str) -> str:
+def lua_script(name: str) -> str:
     return resources.files("moderation.store").joinpath("lua", name).read_text()
 
 
@@ -40,7 +41,7 @@ class CommentStore:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
-        self._store = client.register_script(_script("store_comment.lua"))
+        self._store = client.register_script(lua_script("store_comment.lua"))
 
     def next_id(self) -> int:
         # Taken outside the store script on purpose: Cluster scripts may only touch the
@@ -68,6 +69,7 @@ class CommentStore:
                 keys.commenter(record["email_hash"]),
                 keys.thread_status(thread, record["status"]),
                 keys.uncertainty(record["status"]),
+                keys.activity,
             ],
             args=[
                 comment_id,
@@ -77,7 +79,8 @@ class CommentStore:
                 "1" if parent is not None else "0",
                 MAX_REPLY_DEPTH,
                 uncertainty(record["score"]),
-                f"{comment_id:020d}",
+                padded(comment_id),
+                record["created_ms"] // HOUR_MS,
                 *flat,
             ],
         )
@@ -153,7 +156,7 @@ class CommentStore:
             # Members are zero-padded ids, so equal distances sort by id and the cursor's
             # rank gives an exact, O(log n) place to continue from.
             key = self.keys.uncertainty(status)
-            rank = self.client.zrank(key, f"{after[1]:020d}") if after else None
+            rank = self.client.zrank(key, padded(after[1])) if after else None
             if rank is not None:
                 raw = self.client.zrange(key, rank + 1, rank + limit + 1, withscores=True)
             elif after:  # the cursor's comment left the queue meanwhile
@@ -230,6 +233,11 @@ class CommentStore:
             total=total,
             next_cursor=root_ids[-1] if more else None,
         )
+
+
+def padded(comment_id: int | str) -> str:
+    """The member form in uncertainty indexes: zero-padded so equal scores sort by id."""
+    return f"{int(comment_id):020d}"
 
 
 def uncertainty(score: float) -> float:

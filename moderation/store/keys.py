@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-STATUSES = ("published", "pending", "spam")
+STATUSES = ("published", "pending", "spam", "rejected")
 
 
 class Keys:
@@ -48,6 +48,32 @@ class Keys:
 
     def replies(self, comment_id: int | str) -> str:
         return f"{self.base}:replies:{comment_id}"
+
+    @property
+    def leases(self) -> str:
+        """Claimed comment ids scored by when the lease runs out (ms, server clock)."""
+        return f"{self.base}:leases"
+
+    @property
+    def lease_owners(self) -> str:
+        return f"{self.base}:lease_owners"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.base}:audit"
+
+    @property
+    def training_log(self) -> str:
+        return f"{self.base}:training"
+
+    def decisions_on(self, day: str) -> str:
+        """Decisions per moderator on one UTC day (YYYY-MM-DD)."""
+        return f"{self.base}:decisions:{day}"
+
+    @property
+    def activity(self) -> str:
+        """Hourly counts of comments entering and leaving the pending queue."""
+        return f"{self.base}:activity"
 
     @property
     def tokens(self) -> str:

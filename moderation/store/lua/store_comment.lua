@@ -2,10 +2,11 @@
 -- KEYS: 1 comment, 2 parent comment (or KEYS[1] when there is none), 3 status index,
 --       4 thread's published index, 5 roots of the thread or the parent's replies,
 --       6 the commenter's comments, 7 the thread's index for this status,
---       8 the status's uncertainty index
+--       8 the status's uncertainty index, 9 hourly activity counts
 -- ARGV: 1 id, 2 status, 3 created (ms), 4 thread, 5 "1" if there is a parent,
 --       6 deepest reply level allowed, 7 distance of the score from 0.5,
---       8 the id zero-padded (equal distances then sort by id), 9.. field/value pairs
+--       8 the id zero-padded (equal distances then sort by id), 9 the hour (epoch hours),
+--       10.. field/value pairs
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('comment id already used')
 end
@@ -23,7 +24,7 @@ if ARGV[5] == '1' then
     return 'too_deep'
   end
 end
-redis.call('HSET', KEYS[1], 'depth', depth, unpack(ARGV, 9))
+redis.call('HSET', KEYS[1], 'depth', depth, unpack(ARGV, 10))
 -- Ids grow with time, so scoring by id orders oldest first and makes cursors exact.
 redis.call('ZADD', KEYS[3], ARGV[1], ARGV[1])
 redis.call('ZADD', KEYS[7], ARGV[1], ARGV[1])
@@ -33,4 +34,9 @@ if ARGV[2] == 'published' then
   redis.call('ZADD', KEYS[5], ARGV[1], ARGV[1])
 end
 redis.call('ZADD', KEYS[6], ARGV[3], ARGV[1])
+if ARGV[2] == 'pending' then
+  redis.call('HINCRBY', KEYS[9], ARGV[9] .. ':in', 1)
+  -- Keep about a week of hours: each write drops the counts of the same hour 8 days ago.
+  redis.call('HDEL', KEYS[9], (tonumber(ARGV[9]) - 192) .. ':in', (tonumber(ARGV[9]) - 192) .. ':out')
+end
 return 'ok'
