@@ -101,6 +101,26 @@ def evaluate_model(
     return result
 
 
+SUMMARY_METRICS = (
+    "n",
+    "spam",
+    "ham",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "brier",
+    "ham_marked_spam_rate",
+    "spam_published_rate",
+    "review_rate",
+)
+
+
+def summary_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    """The figures worth keeping with a model (no curves, no per-band tables)."""
+    return {name: result[name] for name in SUMMARY_METRICS if name in result}
+
+
 def format_report(result: dict[str, Any]) -> str:
     (tn, fp), (fn, tp) = result["confusion_matrix"]
     lines = [

@@ -51,6 +51,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     app.extensions["moderation"] = services = services or build_services(settings)
     app.secret_key = services.signing_key
+    # Follow the registry's active model (a GET at most every few seconds).
+    app.before_request(lambda: services.model_watch.poll(services))
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     errors.init_app(app)
     api = _Api(app)
+    from moderation.api import admin as admin_api
     from moderation.api import health, public
     from moderation.api import moderation as moderator_api
     from moderation.schemas import CommentForm, CommentIn
@@ -69,5 +72,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     api.register_blueprint(public.blp)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(moderator_api.blp)
-    api.register_blueprint(moderator_api.admin_blp)
+    api.register_blueprint(admin_api.blp)
     return app

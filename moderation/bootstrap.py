@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis
 
 from classifier.model import SpamModel
 from moderation.config import Settings
+from moderation.model_watch import ModelWatch
 from moderation.privacy import EmailVault, derive_secret, load_or_create_dev_secret
 from moderation.redis_server import EmbeddedRedis, connect
+from moderation.retraining import bootstrap_registry
 from moderation.scoring import ensure_model
 from moderation.store.comments import CommentStore
 from moderation.store.keys import Keys
+from moderation.store.models import ModelRegistry
 from moderation.store.review import ReviewQueue
 from moderation.store.tokens import TokenStore
+from moderation.store.training_log import TrainingLog
 from moderation.submission import Thresholds
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,9 @@ class Services:
     thresholds: Thresholds
     # Signs Flask's session cookie and other stamps; derived, never the secret itself.
     signing_key: bytes
+    models: ModelRegistry
+    training_log: TrainingLog
+    model_watch: ModelWatch
     embedded: EmbeddedRedis | None = None
 
 
@@ -44,6 +52,8 @@ def build_services(settings: Settings) -> Services:
         url = embedded.url
     client = connect(url, timeout=settings.redis_timeout)
     secret = settings.secret_key or load_or_create_dev_secret(settings.data_dir)
+    keys = Keys(settings.key_prefix)
+    models = ModelRegistry(client, keys)
     return Services(
         settings=settings,
         redis=client,
@@ -51,12 +61,49 @@ def build_services(settings: Settings) -> Services:
         review=ReviewQueue(client, Keys(settings.key_prefix)),
         tokens=TokenStore(client, Keys(settings.key_prefix)),
         vault=EmailVault(secret),
-        model=ensure_model(settings.resolved_model_path),
+        model=active_model(settings, models),
         thresholds=Thresholds(
             publish_below=settings.publish_below,
             spam_above=settings.spam_above,
             max_links=settings.max_links,
         ),
         signing_key=derive_secret(secret, "flask signing"),
+        models=models,
+        training_log=TrainingLog(client, keys),
+        model_watch=ModelWatch(
+            models,
+            model_cache(settings),
+            settings.model_check_seconds,
+            bootstrap=lambda: bootstrap_registry(
+                models,
+                ensure_model(settings.resolved_model_path),
+                settings.resolved_model_path.read_bytes(),
+            ),
+        ),
         embedded=embedded,
     )
+
+
+def model_cache(settings: Settings) -> Path:
+    return settings.data_dir / "models"
+
+
+def active_model(settings: Settings, registry: ModelRegistry) -> SpamModel:
+    """The registry's active model; on a deployment's first start, the default model
+    (trained from the seed corpus if this data directory has none) becomes it.
+
+    An active version whose file fails its checksum or skops' check stops the start: a
+    host must not quietly score with another model than the rest of the deployment. With
+    Redis unreachable the default model serves until the watch finds the registry.
+    """
+    path = settings.resolved_model_path
+    default = ensure_model(path)
+    try:
+        bootstrap_registry(registry, default, path.read_bytes())
+        active = registry.active_version()
+    except redis.RedisError as err:
+        log.warning("Redis unavailable at start (%s): scoring with the default model", err)
+        return default
+    if active is None or active == default.version:
+        return default
+    return registry.load(active, model_cache(settings))

@@ -182,3 +182,194 @@ def token_revoke(token_id: str) -> None:
     if not _token_store().revoke(token_id):
         raise click.ClickException(f"no token with id {token_id}")
     click.echo(f"revoked {token_id}")
+
+
+class _Refused(click.ClickException):
+    """A file the import cannot use: one line on stderr, exit code 2 like a usage error."""
+
+    exit_code = 2
+
+
+@main.command("import")
+# Not click.Path(exists=True): a missing or unreadable file is refused in one line.
+@click.argument("file")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "wxr", "disqus"]),
+    default="auto",
+    show_default=True,
+    help="WordPress (WXR) or Disqus export; auto reads the root element.",
+)
+@click.option(
+    "--deleted-as",
+    type=click.Choice(["spam"]),
+    default=None,
+    help="Label deleted/trashed comments as spam (default: logged as 'rejected', which "
+    "training leaves out).",
+)
+@click.option("--publish", is_flag=True, help="Also publish the approved comments.")
+@click.option(
+    "--thread-from",
+    type=click.Choice(["path", "link"]),
+    default="path",
+    show_default=True,
+    help="Thread id: the page's path (or Disqus identifier), or its full link.",
+)
+def import_(file: str, fmt: str, deleted_as: str | None, publish: bool, thread_from: str) -> None:
+    """Import a site's comment history (WordPress or Disqus export) as training labels."""
+    import redis
+
+    from classifier.exports import ExportError, read_export
+    from moderation.bootstrap import build_services
+    from moderation.importer import import_export
+
+    settings = _settings()
+    # The whole file is read before anything is written: a broken file changes nothing.
+    try:
+        export = read_export(file, fmt, thread_from=thread_from)
+    except ExportError as err:
+        raise _Refused(str(err)) from None
+    try:
+        services = build_services(settings)
+        summary = import_export(
+            export,
+            store=services.comments,
+            vault=services.vault,
+            model=services.model,
+            publish=publish,
+            deleted_as=deleted_as,
+        )
+    except redis.RedisError as err:
+        raise click.ClickException(f"Redis failed during the import: {err}") from None
+    for line in summary.lines():
+        click.echo(line)
+
+
+def _services():
+    from moderation.bootstrap import build_services
+
+    return build_services(_settings())
+
+
+def _print_report(report: dict, as_json: bool) -> None:
+    import json
+
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    training, holdout = report["training"], report["holdout"]
+    if report["candidate"] is None:
+        click.echo("no candidate: " + "; ".join(report["reasons"]))
+        return
+    click.echo(
+        f"candidate {report['candidate']} trained on {training['examples']} comments "
+        f"(seed {training['seed']}, files {training['extra_files']}, "
+        f"decisions {training['training_log']}) in {report['seconds']} s"
+    )
+    click.echo(
+        f"held out: {holdout['examples']} comments (seed {holdout['seed']}, "
+        f"decisions {holdout['training_log']})"
+    )
+    for name, metrics in (
+        ("candidate", report["candidate_metrics"]),
+        ("current  ", report["current_metrics"]),
+    ):
+        if not metrics:
+            continue
+        click.echo(
+            f"  {name} F1 {metrics['f1']:.4f}  precision {metrics['precision']:.4f}  "
+            f"recall {metrics['recall']:.4f}  ham marked spam "
+            f"{metrics['ham_marked_spam_rate']:.2%}  sent to review {metrics['review_rate']:.2%}"
+        )
+    verdict = (
+        "dry run: nothing registered"
+        if report["dry_run"]
+        else "promoted"
+        if report["promoted"]
+        else "NOT promoted"
+    )
+    click.echo(f"{verdict}: " + "; ".join(report["reasons"]))
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help=f"Extra labeled comments for training ({DATA_FORMATS}). Repeatable.",
+)
+@click.option("--dry-run", is_flag=True, help="Train and compare, register nothing.")
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+def retrain(data: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
+    """Train a candidate on the seed corpus, extra files and moderators' decisions; promote
+    it only if it is not worse than the active model on the fixed held-out set."""
+    from moderation.retraining import Gate
+    from moderation.retraining import retrain as run
+
+    services = _services()
+    settings = services.settings
+    report = run(
+        services.models,
+        services.training_log,
+        services.model,
+        extra=_read_data(data) if data else (),
+        rejected_as=settings.rejected_as,
+        gate=Gate(f1_margin=settings.retrain_f1_margin),
+        thresholds=(settings.publish_below, settings.spam_above),
+        dry_run=dry_run,
+        progress=(lambda step: None) if as_json else (lambda step: click.echo(f"... {step}")),
+    )
+    _print_report(report.as_dict(), as_json)
+
+
+@main.group()
+def model() -> None:
+    """The model registry: list versions, promote one, roll back."""
+
+
+@model.command("list")
+@click.option("--json", "as_json", is_flag=True, help="A JSON array of versions.")
+def model_list(as_json: bool) -> None:
+    """Every registered version, oldest first, with its metrics and whether it is active."""
+    import json
+
+    services = _services()
+    active = services.models.active_version()
+    entries = [e.as_dict(active=e.version == active) for e in services.models.entries()]
+    if as_json:
+        click.echo(json.dumps(entries))
+        return
+    for e in entries:
+        f1 = e["metrics"].get("f1")
+        click.echo(
+            f"{'*' if e['active'] else ' '} {e['version']}  {e['created_at']}  {e['status']:10s}"
+            f"  F1 {f1 if f1 is None else round(f1, 4)}"
+            f"  trained on {e['training'].get('examples', e['training'].get('size', '?'))}"
+        )
+
+
+@model.command("promote")
+@click.argument("version")
+def model_promote(version: str) -> None:
+    """Make VERSION the active model (every worker follows within seconds)."""
+    from moderation.store.models import RegistryError
+
+    try:
+        outcome = _services().models.promote(version)
+    except RegistryError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{version} is {'already ' if outcome == 'already' else 'now '}the active model")
+
+
+@model.command("rollback")
+def model_rollback() -> None:
+    """Go back to the model that was active before the current one."""
+    from moderation.store.models import RegistryError
+
+    try:
+        version = _services().models.rollback()
+    except RegistryError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"rolled back: {version} is the active model")

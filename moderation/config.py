@@ -50,6 +50,9 @@ class Settings:
     model_path: Path | None = None
     log_level: str = "INFO"
     redis_timeout: float = 2.0
+    model_check_seconds: float = 2.0
+    retrain_f1_margin: float = 0.01
+    rejected_as: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -70,6 +73,11 @@ class Settings:
             if env.get("MODERATION_MODEL_PATH")
             else None,
             log_level=env.get("MODERATION_LOG_LEVEL", "INFO").upper(),
+            model_check_seconds=_float(
+                env, "MODERATION_MODEL_CHECK_SECONDS", cls.model_check_seconds
+            ),
+            retrain_f1_margin=_float(env, "MODERATION_RETRAIN_F1_MARGIN", cls.retrain_f1_margin),
+            rejected_as=env.get("MODERATION_REJECTED_AS") or None,
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -89,6 +97,10 @@ class Settings:
             raise ConfigError("MODERATION_MAX_LINKS must be at least 1")
         if self.max_content_length < 1:
             raise ConfigError("MODERATION_MAX_CONTENT_LENGTH must be at least 1")
+        if self.rejected_as not in (None, "spam", "ham"):
+            raise ConfigError("MODERATION_REJECTED_AS must be empty, 'spam' or 'ham'")
+        if self.model_check_seconds <= 0:
+            raise ConfigError("MODERATION_MODEL_CHECK_SECONDS must be more than 0")
         if self.trusted_proxies < 0:
             raise ConfigError("MODERATION_TRUSTED_PROXIES must be 0 or more")
         if not self.key_prefix or any(c in self.key_prefix for c in "{} "):

@@ -388,6 +388,13 @@ class BulkDecisionOut(Schema):
     results = fields.List(fields.Nested(BulkResult), required=True)
 
 
+def _stream_id_in_range(value: str) -> None:
+    # A Redis stream id is two unsigned 64-bit numbers; the pattern alone allows more.
+    parts = value.split("-")
+    if all(part.isdigit() for part in parts) and any(int(part) >= 2**64 for part in parts):
+        raise ValidationError("Not a cursor from a previous page.")
+
+
 class AuditQuery(Schema):
     class Meta:
         unknown = RAISE
@@ -395,7 +402,8 @@ class AuditQuery(Schema):
     comment = _COMMENT_ID
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     cursor = fields.String(
-        load_default=None, validate=validate.Regexp(r"^[0-9]{1,20}-[0-9]{1,20}$")
+        load_default=None,
+        validate=[validate.Regexp(r"^[0-9]{1,20}-[0-9]{1,20}$"), _stream_id_in_range],
     )
 
 
@@ -412,3 +420,46 @@ class AuditEntry(Schema):
 class AuditPage(Schema):
     items = fields.List(fields.Nested(AuditEntry), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
+
+
+class RetrainIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    dry_run = fields.Boolean(
+        load_default=False, metadata={"description": "Train and compare, register nothing."}
+    )
+
+
+class RetrainJobOut(Schema):
+    id = fields.String(required=True)
+    state = fields.String(
+        required=True, validate=validate.OneOf(["queued", "running", "done", "failed"])
+    )
+    dry_run = fields.Boolean(required=True)
+    created_at = fields.String(required=True)
+    started_at = fields.String()
+    finished_at = fields.String()
+    progress = fields.String(allow_none=True, metadata={"description": "The current step."})
+    error = fields.String()
+    result = fields.Dict(
+        metadata={"description": "The report: candidate, promoted, reasons, metrics of both."}
+    )
+
+
+class ModelOut(Schema):
+    version = fields.String(required=True)
+    created_at = fields.String(required=True)
+    active = fields.Boolean(required=True)
+    status = fields.String(required=True)
+    metrics = fields.Dict(required=True)
+    training = fields.Dict(required=True)
+    sha256 = fields.String(required=True)
+    size = fields.Integer(required=True)
+
+
+class ModelList(Schema):
+    items = fields.List(fields.Nested(ModelOut), required=True)
+    serving = fields.String(
+        required=True, metadata={"description": "The version this worker scores with now."}
+    )

@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 from classifier.corpus import load_seed_corpus
+from classifier.evaluate import evaluate_model, summary_metrics
 from classifier.model import SpamModel, train_model
 from classifier.persistence import load_model, save_model
+from classifier.split import split
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +30,10 @@ def ensure_model(path: Path) -> SpamModel:
         if path.exists():
             return load_model(path)
         started = time.perf_counter()
-        examples = load_seed_corpus()
+        # The held-out part stays out, so that later candidates are compared fairly.
+        examples, holdout = split(load_seed_corpus())
         model = train_model(examples)
+        model.metadata["holdout_metrics"] = summary_metrics(evaluate_model(model, holdout))
         save_model(model, path)
         log.info(
             "trained the default model %s on %d seed comments in %.1f s",

@@ -154,8 +154,15 @@ def run_cli(
 
 
 def stored_keys(services) -> list[str]:
-    """Every key this test's app wrote (tests share one server, each with its own prefix)."""
-    return list(services.redis.scan_iter(match=services.comments.keys.base + "*"))
+    """Every key this test's app wrote (tests share one server, each with its own prefix),
+    except the model registry, which every app writes when it starts."""
+    keys = services.comments.keys
+    registry = {keys.models, keys.active_model}
+    return [
+        key
+        for key in services.redis.scan_iter(match=keys.base + "*")
+        if key not in registry and not key.startswith(keys.model_file(""))
+    ]
 
 
 def tamper(source, target):

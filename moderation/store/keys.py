@@ -76,8 +76,47 @@ class Keys:
         return f"{self.base}:activity"
 
     @property
+    def models(self) -> str:
+        """Registry entries: version -> JSON (metrics, training data, checksum)."""
+        return f"{self.base}:models"
+
+    def model_file(self, version: str) -> str:
+        return f"{self.base}:model:file:{version}"
+
+    @property
+    def active_model(self) -> str:
+        return f"{self.base}:model:active"
+
+    @property
+    def model_history(self) -> str:
+        """Previously active versions, newest first: what rollback returns to."""
+        return f"{self.base}:model:history"
+
+    @property
+    def holdout_salt(self) -> str:
+        """Decides once, for good, which labeled comments are held out for evaluation."""
+        return f"{self.base}:model:holdout_salt"
+
+    def retrain_job(self, job_id: str) -> str:
+        return f"{self.base}:retrain:job:{job_id}"
+
+    @property
+    def retrain_lock(self) -> str:
+        return f"{self.base}:retrain:lock"
+
+    @property
     def tokens(self) -> str:
         return f"{self.base}:tokens"
 
     def commenter(self, identity: str) -> str:
         return f"{self.base}:commenter:{identity}"
+
+    @property
+    def imported(self) -> str:
+        """Hash: an imported comment's source id -> the id it was published under."""
+        return f"{self.base}:imported"
+
+    @property
+    def imported_labels(self) -> str:
+        """Hash: an imported comment's source id -> fingerprint of its last logged entry."""
+        return f"{self.base}:imported:labels"

@@ -297,6 +297,8 @@ class ReviewQueue:
     ) -> tuple[list[dict[str, Any]], str | None]:
         """Newest first. Filtering by comment walks the stream: an admin's occasional look."""
         entries: list[dict[str, Any]] = []
+        if cursor is not None and all(int(part) == 0 for part in cursor.split("-")):
+            return [], None  # nothing comes before the first possible entry
         high = f"({cursor}" if cursor else "+"
         while len(entries) <= limit:
             chunk = self.client.xrevrange(self.keys.audit, high, "-", count=500)
