@@ -305,19 +305,12 @@ def _print_report(report: dict, as_json: bool) -> None:
 def retrain(data: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
     """Train a candidate on the seed corpus, extra files and moderators' decisions; promote
     it only if it is not worse than the active model on the fixed held-out set."""
-    from moderation.retraining import Gate
-    from moderation.retraining import retrain as run
+    from moderation.retraining import retrain_service
 
-    services = _services()
-    settings = services.settings
-    report = run(
-        services.models,
-        services.training_log,
-        services.model,
-        extra=_read_data(data) if data else (),
-        rejected_as=settings.rejected_as,
-        gate=Gate(f1_margin=settings.retrain_f1_margin),
-        thresholds=(settings.publish_below, settings.spam_above),
+    extra = _read_data(data) if data else ()  # a bad file stops before anything starts
+    report = retrain_service(
+        _services(),
+        extra=extra,
         dry_run=dry_run,
         progress=(lambda step: None) if as_json else (lambda step: click.echo(f"... {step}")),
     )

@@ -10,7 +10,7 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from moderation.retraining import Gate, retrain
+from moderation.retraining import retrain_service
 
 log = logging.getLogger(__name__)
 JOB_TTL_SECONDS = 7 * 86400
@@ -53,7 +53,6 @@ def _save(services: Any, job: dict[str, Any]) -> None:
 
 
 def _run(services: Any, job: dict[str, Any]) -> None:
-    settings = services.settings
     job.update(state="running", started_at=_now())
 
     def progress(step: str) -> None:
@@ -61,16 +60,7 @@ def _run(services: Any, job: dict[str, Any]) -> None:
         _save(services, job)
 
     try:
-        report = retrain(
-            services.models,
-            services.training_log,
-            services.model,
-            rejected_as=settings.rejected_as,
-            gate=Gate(f1_margin=settings.retrain_f1_margin),
-            thresholds=(settings.publish_below, settings.spam_above),
-            dry_run=job["dry_run"],
-            progress=progress,
-        )
+        report = retrain_service(services, dry_run=job["dry_run"], progress=progress)
     except Exception as err:  # the job reports any failure; the worker carries on
         log.exception("retrain job %s failed", job["id"])
         job.update(state="failed", error=f"{type(err).__name__}: {err}")

@@ -102,9 +102,9 @@ def retrain(
     }
     progress(f"training a candidate on {len(training)} comments")
     candidate = train_model(training)
-    if candidate.metadata["training_data"]["hash"] == current.metadata.get(
-        "training_data", {}
-    ).get("hash"):
+    if candidate.metadata["training_data"]["hash"] == current.metadata.get("training_data", {}).get(
+        "hash"
+    ):
         report.candidate = None
         report.reasons = ["nothing new to learn: the active model was trained on the same data"]
         report.seconds = round(time.perf_counter() - started, 2)
@@ -144,6 +144,28 @@ def retrain(
         "; ".join(report.reasons),
     )
     return report
+
+
+def retrain_service(
+    services: Any,
+    *,
+    extra: Sequence[Example] = (),
+    dry_run: bool = False,
+    progress: Callable[[str], None] = lambda step: None,
+) -> RetrainReport:
+    """`retrain` with a running service's registry, training log, model and settings."""
+    settings = services.settings
+    return retrain(
+        services.models,
+        services.training_log,
+        services.model,
+        extra=extra,
+        rejected_as=settings.rejected_as,
+        gate=Gate(f1_margin=settings.retrain_f1_margin),
+        thresholds=(settings.publish_below, settings.spam_above),
+        dry_run=dry_run,
+        progress=progress,
+    )
 
 
 def bootstrap_registry(
