@@ -54,9 +54,12 @@ class ModelWatch:
             return  # storage trouble is the request's to report, not the reload's
         if active is None or active == services.model.version or active in self.refused:
             return
-        if not self._loading.acquire(blocking=False):
+        if not self._loading.acquire(blocking=wait):
             return  # already loading in another thread
         if wait:
+            if active == services.model.version:  # the other thread just loaded it
+                self._loading.release()
+                return
             self._load(services, active)
         else:
             threading.Thread(target=self._load, args=(services, active), daemon=True).start()

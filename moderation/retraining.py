@@ -18,9 +18,9 @@ from typing import Any
 from classifier.corpus import load_seed_corpus
 from classifier.data import Example
 from classifier.evaluate import evaluate_model, summary_metrics
-from classifier.model import SpamModel, train_model
+from classifier.model import SpamModel, train_model, training_data_hash
 from classifier.split import split
-from moderation.store.models import ModelEntry, ModelRegistry
+from moderation.store.models import ModelEntry, ModelRegistry, RegistryError
 from moderation.store.training_log import TrainingLog
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class RetrainReport:
     holdout: dict[str, Any] = field(default_factory=dict)
     candidate_metrics: dict[str, Any] = field(default_factory=dict)
     current_metrics: dict[str, Any] = field(default_factory=dict)
+    reference_metrics: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -79,7 +80,11 @@ def retrain(
     thresholds: tuple[float, float] = (0.35, 0.9),
     dry_run: bool = False,
     progress: Callable[[str], None] = lambda step: None,
+    reference: SpamModel | None = None,
 ) -> RetrainReport:
+    """`reference` (the deployment's first model) is a second yardstick: each step may
+    lose at most the margin against the current model, and never more than the margin in
+    total against the reference, so small allowed drops cannot add up."""
     started = time.perf_counter()
     report = RetrainReport(current=current.version, dry_run=dry_run)
     progress("gathering labeled comments")
@@ -100,15 +105,23 @@ def retrain(
         "seed": len(seed_holdout),
         "training_log": len(decided_holdout),
     }
-    progress(f"training a candidate on {len(training)} comments")
-    candidate = train_model(training)
-    if candidate.metadata["training_data"]["hash"] == current.metadata.get("training_data", {}).get(
-        "hash"
-    ):
-        report.candidate = None
-        report.reasons = ["nothing new to learn: the active model was trained on the same data"]
+    data_hash = training_data_hash(training)
+    report.training["hash"] = data_hash
+    tried = [
+        e.version
+        for e in registry.entries()
+        if e.training.get("hash") == data_hash
+        or e.metadata.get("training_data", {}).get("hash") == data_hash
+    ]
+    if current.metadata.get("training_data", {}).get("hash") == data_hash or tried:
+        report.reasons = [
+            "nothing new to learn: a model was already trained on exactly this data"
+            + (f" ({', '.join(tried)})" if tried else "")
+        ]
         report.seconds = round(time.perf_counter() - started, 2)
         return report
+    progress(f"training a candidate on {len(training)} comments")
+    candidate = train_model(training)
     candidate.metadata["training_sources"] = report.training
     report.candidate = candidate.version
     progress(f"evaluating both models on {len(holdout)} held-out comments")
@@ -120,6 +133,14 @@ def retrain(
         evaluate_model(current, holdout, publish_below, spam_above)
     )
     problems = judge(report.candidate_metrics, report.current_metrics, gate)
+    if reference is not None and reference.version != current.version:
+        report.reference_metrics = summary_metrics(
+            evaluate_model(reference, holdout, publish_below, spam_above)
+        )
+        problems += [
+            f"{problem} against the first model {reference.version}"
+            for problem in judge(report.candidate_metrics, report.reference_metrics, gate)
+        ]
     report.reasons = problems or [
         f"F1 on spam {report.candidate_metrics['f1']:.4f} vs {report.current_metrics['f1']:.4f}"
         f", ham marked spam {report.candidate_metrics['ham_marked_spam_rate']:.2%} vs "
@@ -136,6 +157,7 @@ def retrain(
         if not problems:
             registry.promote(entry.version)
             report.promoted = True
+        registry.prune()
     report.seconds = round(time.perf_counter() - started, 2)
     log.info(
         "retrain: candidate %s %s (%s)",
@@ -155,6 +177,15 @@ def retrain_service(
 ) -> RetrainReport:
     """`retrain` with a running service's registry, training log, model and settings."""
     settings = services.settings
+    entries = services.models.entries()
+    reference = None
+    if entries and entries[0].version != services.model.version:
+        try:
+            reference = services.models.load(entries[0].version, settings.data_dir / "models")
+        except (RegistryError, ValueError) as err:
+            log.warning(
+                "cannot load the first model %s as a yardstick: %s", entries[0].version, err
+            )
     return retrain(
         services.models,
         services.training_log,
@@ -165,6 +196,7 @@ def retrain_service(
         thresholds=(settings.publish_below, settings.spam_above),
         dry_run=dry_run,
         progress=progress,
+        reference=reference,
     )
 
 

@@ -34,6 +34,7 @@ NEW_SPAM = [
     "Good summary. Zorbex has a great discussion about it as well",
     "Well said. Zorbex members would love this article",
 ]
+ROUNDS = 5
 PROBE = {"content": "Such a good article, zorbex fans will love it", "author": "Tom", "url": ""}
 
 
@@ -186,9 +187,11 @@ def test_decisions_teach_a_new_kind_of_spam_and_rollback_undoes_it(settings, ser
         old_version = requests.get(base + "/healthz", timeout=5).json()["model_version"]
         before = probe_score(base, services.redis, keys)
         # The new spam gets through; moderators take it down, five times over.
-        for n in range(5):
+        for n in range(ROUNDS):
             for i, text in enumerate(NEW_SPAM):
-                body = comment(content=f"{text} ({n})", email=f"z{n}{i}@example.org")
+                body = comment(
+                    content=f"{text} ({n})", author=f"Reader {n}{i}", email=f"z{n}{i}@example.org"
+                )
                 posted = requests.post(base + "/api/v1/comments", json=body, timeout=10).json()
                 decided = requests.post(
                     f"{base}/api/v1/moderation/comments/{posted['id']}/decision",
@@ -198,7 +201,7 @@ def test_decisions_teach_a_new_kind_of_spam_and_rollback_undoes_it(settings, ser
                 )
                 assert decided.status_code == 200, decided.text
         labels = services.training_log.labeled_examples()
-        assert sum(ex.label for ex in labels) == len(labels) == 5 * len(NEW_SPAM)
+        assert sum(ex.label for ex in labels) == len(labels) == ROUNDS * len(NEW_SPAM)
 
         result = run_cli("retrain", "--json", env=cli_env(settings), timeout=300)
         assert result.returncode == 0, result.stderr
@@ -206,7 +209,8 @@ def test_decisions_teach_a_new_kind_of_spam_and_rollback_undoes_it(settings, ser
         assert report["promoted"] is True, report["reasons"]
         all_workers_on(base, report["candidate"])
         after = probe_score(base, services.redis, keys)
-        assert after > before + 0.2, (before, after)
+        # Published before; now held back from the page.
+        assert before < settings.publish_below <= after, (before, after)
 
         rolled = run_cli("model", "rollback", env=cli_env(settings))
         assert rolled.returncode == 0, rolled.stderr
@@ -230,3 +234,20 @@ def test_every_decision_carries_the_model_version_that_scored_it(client, service
     (entry,) = [e for _, e in services.training_log.entries()]
     assert entry.model_version == services.model.version
     assert entry.label == "rejected"
+
+
+def test_the_registry_keeps_what_rollback_and_the_gate_need(services):
+    registry = services.models
+    first = services.model
+    for n in range(4):
+        metadata = {**first.metadata, "version": f"v{n}", "created_at": f"2099-01-0{n + 1}"}
+        registry.register(
+            type(first)(estimator=first.estimator, metadata=metadata),
+            status="refused" if n % 2 else "registered",
+        )
+    registry.promote("v0")
+    # v0 is active and the first model is what rollback returns to; v3 is the newest.
+    assert registry.prune(keep=1) == ["v1", "v2"]
+    assert [e.version for e in registry.entries()] == [first.version, "v0", "v3"]
+    assert services.redis.exists(services.comments.keys.model_file("v1")) == 0
+    assert registry.rollback() == first.version

@@ -312,3 +312,18 @@ def test_admin_routes_refuse_moderators(client, ada):
     r = client.get("/api/v1/admin/audit", headers=ada)
     assert r.status_code == 403
     assert r.get_json()["error"]["message"] == "This needs the admin role."
+
+
+def test_confirming_what_the_machine_decided_is_a_decision_once(client, ada, services):
+    held = post(client, homepage="http://bot.example")  # held as spam by the honeypot
+    first = decide(client, ada, held["id"], "spam").get_json()
+    assert first["already_decided"] is False
+    assert (first["previous_status"], first["status"]) == ("spam", "spam")
+    second = decide(client, ada, held["id"], "spam").get_json()
+    assert second["already_decided"] is True
+    (label,) = training_of(services, held["id"])
+    assert label["label"] == "spam"
+    (entry,) = audit_of(services, held["id"])
+    assert (entry["from"], entry["to"]) == ("spam", "spam")
+    spam_ids = services.redis.zrange(services.comments.keys.status("spam"), 0, -1)
+    assert spam_ids == [str(held["id"])]

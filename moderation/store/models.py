@@ -35,6 +35,7 @@ if current == ARGV[1] then
 end
 if current then
   redis.call('LPUSH', KEYS[2], current)
+  redis.call('LTRIM', KEYS[2], 0, 49)
 end
 redis.call('SET', KEYS[1], ARGV[1])
 return 'promoted'
@@ -156,6 +157,19 @@ class ModelRegistry:
         if not previous:
             raise RegistryError("there is no earlier model to roll back to")
         return previous
+
+    def prune(self, keep: int = 10) -> list[str]:
+        """Forget all but the newest `keep` versions, never the active one, one that
+        rollback could return to, or the first (the yardstick of every retrain)."""
+        entries = self.entries()
+        protected = {self.active_version(), *self.client.lrange(self.keys.model_history, 0, -1)}
+        if entries:
+            protected.add(entries[0].version)
+        doomed = [e.version for e in entries[:-keep] if e.version not in protected]
+        for version in doomed:
+            self.client.delete(self.keys.model_file(version))
+            self.client.hdel(self.keys.models, version)
+        return doomed
 
     def load(self, version: str, cache_dir: Path) -> SpamModel:
         """The model of this version, checked against its entry, through skops' allow-list."""

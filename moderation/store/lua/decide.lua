@@ -23,8 +23,9 @@ local lease_end = redis.call('ZSCORE', KEYS[10], id)
 if holder and holder ~= ARGV[5] and lease_end and tonumber(lease_end) > now then
   return {'conflict', current[1], holder}
 end
-if current[1] == ARGV[3] then
-  -- Deciding twice changes and counts nothing; the caller's own claim ends.
+if current[1] == ARGV[3] and current[2] then
+  -- A person decided this already: deciding twice changes and counts nothing, and the
+  -- caller's own claim ends.
   if holder == ARGV[5] then
     redis.call('ZREM', KEYS[10], id)
     redis.call('HDEL', KEYS[11], id)
@@ -32,19 +33,23 @@ if current[1] == ARGV[3] then
   return {'already', current[1], current[2] or '', current[3] or ''}
 end
 local old = current[1]
-local distance = redis.call('ZSCORE', KEYS[6], ARGV[9]) or '0.5'
-redis.call('ZREM', KEYS[2], id)
-redis.call('ZREM', KEYS[4], id)
-redis.call('ZREM', KEYS[6], ARGV[9])
-redis.call('ZADD', KEYS[3], id, id)
-redis.call('ZADD', KEYS[5], id, id)
-redis.call('ZADD', KEYS[7], distance, ARGV[9])
-if old == 'published' then
-  redis.call('ZREM', KEYS[8], id)
-  redis.call('ZREM', KEYS[9], id)
-elseif ARGV[3] == 'published' then
-  redis.call('ZADD', KEYS[8], id, id)
-  redis.call('ZADD', KEYS[9], id, id)
+-- A person confirming what the machine decided (spam held as spam, a published comment
+-- approved) moves nothing, but it is a decision: audited, counted and a label to learn.
+if old ~= ARGV[3] then
+  local distance = redis.call('ZSCORE', KEYS[6], ARGV[9]) or '0.5'
+  redis.call('ZREM', KEYS[2], id)
+  redis.call('ZREM', KEYS[4], id)
+  redis.call('ZREM', KEYS[6], ARGV[9])
+  redis.call('ZADD', KEYS[3], id, id)
+  redis.call('ZADD', KEYS[5], id, id)
+  redis.call('ZADD', KEYS[7], distance, ARGV[9])
+  if old == 'published' then
+    redis.call('ZREM', KEYS[8], id)
+    redis.call('ZREM', KEYS[9], id)
+  elseif ARGV[3] == 'published' then
+    redis.call('ZADD', KEYS[8], id, id)
+    redis.call('ZADD', KEYS[9], id, id)
+  end
 end
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'decision', ARGV[4],
   'decided_by', ARGV[6], 'decided_at', ARGV[7])
