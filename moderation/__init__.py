@@ -70,6 +70,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     api.spec.components.schema("CommentForm", schema=CommentForm)
     api.register_blueprint(health.blp)
     api.register_blueprint(public.blp)
+    from moderation import cors
+    from moderation.embed import assets, pages
+
+    # CORS for the public API and the widget; its assets and no-JS page are not API.
+    cors.init_app(app)
+    app.register_blueprint(assets.blp)
+    app.register_blueprint(pages.blp)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(moderator_api.blp)
     api.register_blueprint(admin_api.blp)

@@ -66,6 +66,8 @@ def build_services(settings: Settings) -> Services:
             publish_below=settings.publish_below,
             spam_above=settings.spam_above,
             max_links=settings.max_links,
+            min_fill_seconds=settings.min_fill_seconds,
+            word_list=settings.word_list,
         ),
         signing_key=derive_secret(secret, "flask signing"),
         models=models,

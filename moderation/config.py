@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -32,6 +33,32 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def canonical_origin(value: str) -> str:
+    """The origin as browsers send it in `Origin`, or ConfigError if `value` is not one."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{value!r} is not an http(s) origin like https://news.example.com")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ConfigError(f"{value!r} is not an origin: give scheme://host[:port], no path")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"{value!r} has an invalid port") from exc
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
+
+
+def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (env.get(name) or "").split(",") if item.strip())
+
+
+def _words(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    # Matching ignores case and runs of spaces, so the stored form is lower case, single-spaced.
+    items = (" ".join(item.split()).lower() for item in (env.get(name) or "").split(","))
+    return tuple(dict.fromkeys(item for item in items if item))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service can be told. Environment names are in `from_env`."""
@@ -53,6 +80,10 @@ class Settings:
     model_check_seconds: float = 2.0
     retrain_f1_margin: float = 0.01
     rejected_as: str | None = None
+    # Exact origins of the pages that embed the comment form (CORS and the POST origin check).
+    allowed_origins: tuple[str, ...] = ()
+    min_fill_seconds: float = 3.0
+    word_list: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -78,6 +109,9 @@ class Settings:
             ),
             retrain_f1_margin=_float(env, "MODERATION_RETRAIN_F1_MARGIN", cls.retrain_f1_margin),
             rejected_as=env.get("MODERATION_REJECTED_AS") or None,
+            allowed_origins=_origins(env, "MODERATION_ALLOWED_ORIGINS"),
+            min_fill_seconds=_float(env, "MODERATION_MIN_FILL_SECONDS", cls.min_fill_seconds),
+            word_list=_words(env, "MODERATION_WORD_LIST"),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -107,6 +141,21 @@ class Settings:
             raise ConfigError("MODERATION_KEY_PREFIX must be non-empty, without braces or spaces")
         if self.production and not self.secret_key:
             raise ConfigError("MODERATION_SECRET_KEY is required when MODERATION_ENV=production")
+        if not isinstance(self.allowed_origins, tuple):
+            raise ConfigError("allowed_origins must be a tuple of origins")
+        for origin in self.allowed_origins:
+            try:
+                canonical = canonical_origin(origin)
+            except ConfigError as exc:
+                raise ConfigError(f"MODERATION_ALLOWED_ORIGINS: {exc}") from None
+            # Compared byte for byte with the browser's Origin header: only the exact form works.
+            if canonical != origin:
+                raise ConfigError(
+                    f"MODERATION_ALLOWED_ORIGINS: write {origin!r} exactly as browsers send it: "
+                    f"{canonical!r}"
+                )
+        if not 0 <= self.min_fill_seconds <= 3600:
+            raise ConfigError("MODERATION_MIN_FILL_SECONDS must be between 0 and 3600")
 
     @property
     def resolved_model_path(self) -> Path:

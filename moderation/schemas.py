@@ -132,6 +132,16 @@ class CommentIn(Schema):
         validate=validate.Length(max=2000),
         metadata={"description": "Honeypot: hidden from people, left empty by them."},
     )
+    stamp = fields.String(
+        load_default=None,
+        allow_none=True,
+        load_only=True,
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "The signed stamp issued with the form (GET /api/v1/form-stamp). "
+            "A form sent too soon after it was issued, or a forged stamp, is held for review."
+        },
+    )
 
     def __init__(self, *args: Any, max_content_length: int = 10_000, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -165,6 +175,15 @@ class CommentForm(CommentIn):
         validate=validate.Length(max=2000),
         metadata=CommentIn._declared_fields["homepage"].metadata,
     )
+    stamp = fields.String(
+        load_only=True,
+        validate=validate.Length(max=200),
+        metadata=CommentIn._declared_fields["stamp"].metadata,
+    )
+
+
+class FormStampOut(Schema):
+    stamp = fields.String(required=True, metadata={"description": "Send it back as `stamp`."})
 
 
 class _CommentView(Schema):

@@ -29,6 +29,8 @@ class Thresholds:
     publish_below: float
     spam_above: float
     max_links: int
+    min_fill_seconds: float = 0.0
+    word_list: tuple[str, ...] = ()
 
 
 def submit_comment(
@@ -39,11 +41,19 @@ def submit_comment(
     vault: EmailVault,
     model: SpamModel,
     thresholds: Thresholds,
+    stamp_key: str | bytes | None = None,
 ) -> dict[str, Any]:
-    """Score, route and store one comment; return the stored record (with secrets)."""
+    """Score, route and store one comment; return the stored record (with secrets).
+
+    `stamp_key` checks the form stamp (`data["stamp"]`); without it the stamp is not looked at.
+    """
     features = {"content": data["content"], "author": data["author"], "url": data.get("url") or ""}
     hits = check_rules(
-        {"content": data["content"], "honeypot": data.get("homepage")}, thresholds.max_links
+        {**features, "honeypot": data.get("homepage"), "stamp": data.get("stamp")},
+        thresholds.max_links,
+        word_list=thresholds.word_list,
+        min_fill_seconds=thresholds.min_fill_seconds,
+        stamp_key=stamp_key,
     )
     score = model.score(features)
     status = route(score, hits, thresholds.publish_below, thresholds.spam_above)

@@ -11,7 +11,9 @@ import time
 import uuid
 import zipfile
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 import redis
@@ -211,3 +213,97 @@ def artifacts() -> Path:
     folder = Path(os.environ.get("MODERATION_TEST_ARTIFACTS", "test-artifacts"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# --- a host page on another origin ------------------------------------------------------
+# What a careless or hostile site may do to everything on its page; the widget must survive it.
+HOSTILE_CSS = (
+    "* { font-size: 40px !important; color: red !important; } "
+    "form, label, button { display: none !important; }"
+)
+
+
+class HostPage:
+    """A news site on its own origin (http://localhost:PORT, not the service's 127.0.0.1)
+    serving article pages that embed the comment widget with the exact snippet."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self._server = server
+        self.origin = server.url.replace("127.0.0.1", "localhost")
+
+    def url(
+        self,
+        service: str,
+        thread: str,
+        *,
+        refresh_seconds: float | None = None,
+        css: str = HOSTILE_CSS,
+        **query: str,
+    ) -> str:
+        """A page embedding `thread` from the service at `service`; `query` is appended
+        (e.g. comment_status, as the no-JS form's return_to redirect adds)."""
+        params = {"service": service, "thread": thread, "css": css, **query}
+        if refresh_seconds is not None:
+            params["refresh"] = str(refresh_seconds)
+        return f"{self.origin}/article?{urlencode(params)}"
+
+
+def _host_page_app(environ, start_response):
+    if environ["PATH_INFO"] != "/article":
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found"]
+    query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    refresh = f' data-refresh-seconds="{escape(query["refresh"])}"' if "refresh" in query else ""
+    # The snippet exactly as the README gives it (plus the optional refresh attribute).
+    snippet = (
+        f'<div id="comments" data-thread="{escape(query["thread"])}"{refresh}></div>'
+        f'<script src="{escape(query["service"])}/embed.js" async></script>'
+    )
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        "<title>City budget: what changed</title>"
+        f"<style>{query.get('css', '')}</style></head><body>"
+        "<article><h1>City budget: what changed</h1>"
+        "<p>The council approved the budget on Tuesday.</p></article>"
+        f"{snippet}</body></html>"
+    )
+    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+    return [page.encode()]
+
+
+@pytest.fixture(scope="session")
+def host_page() -> Iterator[HostPage]:
+    """A second origin serving pages with the embed snippet and hostile CSS.
+
+    The service must list `host_page.origin` in its allowed origins, e.g. by overriding
+    `settings` with dataclasses.replace(settings, allowed_origins=(host_page.origin,)).
+    """
+    server = LiveServer(_host_page_app).start()
+    yield HostPage(server)
+    server.stop()
+
+
+@pytest.fixture
+def stoppable_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A redis-server for one test (its URL and process), for tests that stop it midway."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+        + ["--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0", proc
+    proc.kill()
+    proc.wait(timeout=10)

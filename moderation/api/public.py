@@ -12,8 +12,17 @@ from marshmallow import EXCLUDE, RAISE, ValidationError
 from werkzeug.exceptions import BadRequest
 
 from moderation.bootstrap import Services
+from moderation.cors import require_allowed_origin
 from moderation.errors import ApiError
-from moderation.schemas import CommentIn, CommentOut, ErrorOut, ThreadPageOut, ThreadQuery
+from moderation.formstamp import issue_stamp
+from moderation.schemas import (
+    CommentIn,
+    CommentOut,
+    ErrorOut,
+    FormStampOut,
+    ThreadPageOut,
+    ThreadQuery,
+)
 from moderation.store.comments import ParentError
 from moderation.submission import ClientInfo, public_view, submit_comment
 from moderation.text import render_content
@@ -23,14 +32,14 @@ log = logging.getLogger(__name__)
 blp = Blueprint("public", __name__, url_prefix="/api/v1", description="Submit and read comments")
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-OPTIONAL_FORM_FIELDS = ("url", "parent", "homepage")
+OPTIONAL_FORM_FIELDS = ("url", "parent", "homepage", "stamp")
 
 
 def services() -> Services:
     return current_app.extensions["moderation"]
 
 
-def _request_body() -> tuple[Any, str]:
+def request_body() -> tuple[Any, str]:
     """The submitted fields and how unknown fields are treated (forms carry buttons)."""
     mimetype = request.mimetype
     if mimetype == "application/json":
@@ -55,6 +64,48 @@ def _request_body() -> tuple[Any, str]:
     )
 
 
+def load_comment(body: Any, unknown: str) -> dict[str, Any]:
+    """The submitted fields validated and normalised, or a 422 ApiError naming the fields."""
+    schema = CommentIn(max_content_length=services().settings.max_content_length)
+    try:
+        return schema.load(body, unknown=unknown)
+    except ValidationError as err:
+        fields = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
+        raise ApiError(422, "The comment has invalid fields.", fields=fields) from None
+
+
+def store_comment(data: dict[str, Any]) -> dict[str, Any]:
+    """Score, route and store a validated comment from this request's client: the record."""
+    svc = services()
+    client = ClientInfo(
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string or None,
+        referrer=request.referrer,
+    )
+    try:
+        record = submit_comment(
+            data,
+            client,
+            store=svc.comments,
+            vault=svc.vault,
+            model=svc.model,
+            thresholds=svc.thresholds,
+            stamp_key=current_app.secret_key,
+        )
+    except ParentError as err:
+        fields = {"parent": [str(err)]}
+        raise ApiError(422, "The comment has invalid fields.", fields=fields) from None
+    log.info(
+        "comment %s in thread %r: %s (score %.3f, rules %s)",
+        record["id"],
+        record["thread"],
+        record["status"],
+        record["score"],
+        [r["rule"] for r in record["rules"]] or "none",
+    )
+    return record
+
+
 @blp.route("/comments")
 class Comments(MethodView):
     @blp.doc(
@@ -68,45 +119,20 @@ class Comments(MethodView):
     )
     @blp.response(201, CommentOut)
     @blp.alt_response(400, schema=ErrorOut, description="Malformed JSON")
+    @blp.alt_response(403, schema=ErrorOut, description="Posted by a page of another origin")
     @blp.alt_response(413, schema=ErrorOut, description="Body too large")
     @blp.alt_response(415, schema=ErrorOut, description="Unsupported content type")
     @blp.alt_response(422, schema=ErrorOut, description="Invalid fields")
     @blp.alt_response(503, schema=ErrorOut, description="Storage unavailable; retry later")
     def post(self) -> tuple[dict[str, Any], int]:
-        """Submit a comment. It is published, held for review, or held as spam."""
-        svc = services()
-        body, unknown = _request_body()
-        schema = CommentIn(max_content_length=svc.settings.max_content_length)
-        try:
-            data = schema.load(body, unknown=unknown)
-        except ValidationError as err:
-            fields = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
-            raise ApiError(422, "The comment has invalid fields.", fields=fields) from None
-        client = ClientInfo(
-            ip=request.remote_addr,
-            user_agent=request.user_agent.string or None,
-            referrer=request.referrer,
-        )
-        try:
-            record = submit_comment(
-                data,
-                client,
-                store=svc.comments,
-                vault=svc.vault,
-                model=svc.model,
-                thresholds=svc.thresholds,
-            )
-        except ParentError as err:
-            fields = {"parent": [str(err)]}
-            raise ApiError(422, "The comment has invalid fields.", fields=fields) from None
-        log.info(
-            "comment %s in thread %r: %s (score %.3f, rules %s)",
-            record["id"],
-            record["thread"],
-            record["status"],
-            record["score"],
-            [r["rule"] for r in record["rules"]] or "none",
-        )
+        """Submit a comment. It is published, held for review, or held as spam.
+
+        A browser post from a page whose origin is not allowed (MODERATION_ALLOWED_ORIGINS)
+        is refused with 403; requests without an Origin header are not browser posts.
+        """
+        require_allowed_origin()
+        body, unknown = request_body()
+        record = store_comment(load_comment(body, unknown))
         view = public_view(record)
         view["content"] = render_content(view["content"])
         return view, 201
@@ -136,3 +162,11 @@ class ThreadComments(MethodView):
             "items": [render(i) for i in page.items],
             "next_cursor": page.next_cursor,
         }
+
+
+@blp.route("/form-stamp")
+@blp.response(200, FormStampOut)
+def form_stamp() -> tuple[dict[str, str], int, dict[str, str]]:
+    """A signed stamp to send back as `stamp` with the comment form it was fetched for."""
+    stamp = issue_stamp(current_app.secret_key)  # type: ignore[arg-type]
+    return {"stamp": stamp}, 200, {"Cache-Control": "no-store"}

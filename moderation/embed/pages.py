@@ -1,0 +1,219 @@
+"""The thread as a plain HTML page with an ordinary form: commenting without JavaScript.
+
+GET /threads/<thread> shows the published thread and the form; the form posts back to the
+same URL, is validated with the API's schema and answers 303 (to the thread page, or to an
+allowed `return_to` page) or re-renders with 422 and everything typed except the honeypot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import redis
+from flask import Blueprint, Response, current_app, redirect, render_template, request
+from markupsafe import Markup
+
+from moderation.api.public import FORM_TYPES, load_comment, request_body, services, store_comment
+from moderation.config import ConfigError, canonical_origin
+from moderation.cors import allowed_origins, require_allowed_origin
+from moderation.embed.dates import exact_time, parse_time, relative_time
+from moderation.errors import RETRY_AFTER_SECONDS, ApiError
+from moderation.formstamp import issue_stamp
+from moderation.text import render_content
+
+PAGE_SIZE = 50
+FORM_FIELDS = ("content", "author", "email", "url")
+UNAVAILABLE_SAVING = (
+    "The comment service is unavailable right now, so your comment was not saved. "
+    "Nothing you typed is lost: please try again in a moment."
+)
+NOTICES = {
+    "published": "Thank you! Your comment has been published.",
+    "pending": "Thank you! Your comment is awaiting moderation.",
+}
+
+blp = Blueprint("thread_page", __name__, template_folder="templates")
+
+
+def thread_path(thread: str, **query: str | int | None) -> str:
+    """This page's URL; "/" in the thread id is escaped so no proxy can merge slashes."""
+    params = {name: value for name, value in query.items() if value not in (None, "")}
+    path = "/threads/" + quote(thread, safe="")
+    return path + ("?" + urlencode(params) if params else "")
+
+
+def safe_return_to(value: str | None) -> str | None:
+    """`value` if it is a page on an allowed origin, else None: never an open redirect."""
+    if not value or len(value) > 2000 or any(c <= " " or c == "\\" for c in value):
+        return None
+    parts = urlsplit(value)
+    try:
+        origin = canonical_origin(f"{parts.scheme}://{parts.netloc}")
+    except ConfigError:
+        return None
+    return value if origin in allowed_origins() else None
+
+
+def _with_status(url: str, status: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [(k, v) for k, v in query if k != "comment_status"] + [("comment_status", status)]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), "comments"))
+
+
+def _int_arg(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) <= 18 else None
+
+
+def _avatar_class(name: str) -> str:
+    # The widget's choice too: code points summed, modulo the palette.
+    return f"mc-avatar mc-av-{sum(map(ord, name)) % 8}"
+
+
+def _view(item: dict[str, Any]) -> dict[str, Any]:
+    moment = parse_time(item.get("created_at") or "")
+    author = item.get("author") or ""
+    url = item.get("url") or ""
+    return {
+        "id": item["id"],
+        "author": author,
+        "initial": author.strip()[:1] or "?",
+        "avatar_class": _avatar_class(author),
+        "url": url if urlsplit(url).scheme in ("http", "https") else None,
+        "content": Markup(render_content(item.get("content") or "")),
+        "created_at": item.get("created_at") or "",
+        "relative": relative_time(moment) if moment else "",
+        "exact": exact_time(moment) if moment else "",
+        "replies": [_view(reply) for reply in item.get("replies") or []],
+    }
+
+
+def _find(comments: list[dict[str, Any]], comment_id: int | None) -> dict[str, Any] | None:
+    for comment in comments:
+        if comment["id"] == comment_id:
+            return comment
+        found = _find(comment["replies"], comment_id)
+        if found:
+            return found
+    return None
+
+
+def _render(
+    thread: str,
+    *,
+    status: int = 200,
+    values: dict[str, str] | None = None,
+    errors: dict[str, Any] | None = None,
+    stamp: str | None = None,
+    reply_to: int | None = None,
+    notice: str | None = None,
+    cursor: int | None = None,
+    return_to: str | None = None,
+    unavailable: bool = False,
+    problem: str | None = None,
+) -> tuple[str, int, dict[str, str]]:
+    """The page; `unavailable` (storage down): the form alone, still holding `values`."""
+    page = None if unavailable else services().comments.thread_page(thread, PAGE_SIZE, cursor)
+    comments = [_view(item) for item in page.items] if page else []
+    replying = _find(comments, reply_to)
+    errors = {name: " ".join(map(str, messages)) for name, messages in (errors or {}).items()}
+    general = [message for name, message in errors.items() if name not in FORM_FIELDS]
+    if "parent" in errors:
+        general = ["The comment you replied to is not available any more."]
+    html = render_template(
+        "embed/thread.html",
+        thread=thread,
+        total=page.total if page else 0,
+        comments=comments,
+        unavailable=page is None,
+        next_url=thread_path(thread, cursor=page.next_cursor, return_to=return_to)
+        if page and page.next_cursor
+        else None,
+        action=thread_path(thread),
+        cancel_url=thread_path(thread, return_to=return_to) + "#respond",
+        reply_url=lambda cid: thread_path(thread, reply_to=cid, return_to=return_to) + "#respond",
+        values=values or {},
+        errors=errors,
+        general_error=problem or (" ".join(general) if general else None),
+        stamp=stamp or issue_stamp(current_app.secret_key),  # type: ignore[arg-type]
+        replying=replying,
+        # A reply whose parent is not on this page (or not loaded) stays a reply.
+        parent_id=reply_to if reply_to and "parent" not in errors else None,
+        notice=notice,
+        notices=NOTICES,
+        return_to=return_to,
+    )
+    origins = " ".join(allowed_origins())
+    headers = {
+        # Nothing on this page runs scripts; its form may go back to an allowed page.
+        "Content-Security-Policy": "default-src 'none'; style-src 'self'; base-uri 'none'; "
+        f"form-action 'self' {origins}; frame-ancestors 'self' {origins}".strip(),
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+    }
+    if unavailable:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return html, status, headers
+
+
+def _typed() -> dict[str, str]:
+    # What the reader typed, except the honeypot: people never see that one.
+    return {name: request.form.get(name, "") for name in FORM_FIELDS}
+
+
+@blp.errorhandler(redis.ConnectionError)
+@blp.errorhandler(redis.TimeoutError)
+def _storage_down(exc: Exception) -> tuple[str, int, dict[str, str]]:
+    # A page, not the API's JSON: and for a post, the form with everything typed in it.
+    posted = request.method == "POST"
+    return _render(
+        (request.view_args or {}).get("thread", ""),
+        status=503,
+        values=_typed() if posted else None,
+        stamp=(request.form.get("stamp") or None) if posted else None,
+        reply_to=_int_arg(request.form.get("parent")) if posted else None,
+        return_to=safe_return_to(request.values.get("return_to")),
+        unavailable=True,
+        problem=UNAVAILABLE_SAVING if posted else None,
+    )
+
+
+@blp.get("/threads/<thread:thread>")
+def thread_page(thread: str) -> tuple[str, int, dict[str, str]]:
+    args = request.args
+    return _render(
+        thread,
+        reply_to=_int_arg(args.get("reply_to")),
+        notice=args.get("posted") if args.get("posted") in NOTICES else None,
+        cursor=_int_arg(args.get("cursor")),
+        return_to=safe_return_to(args.get("return_to")),
+    )
+
+
+@blp.post("/threads/<thread:thread>")
+def post_comment(thread: str) -> Response | tuple[str, int, dict[str, str]]:
+    require_allowed_origin()
+    if request.mimetype not in FORM_TYPES:
+        raise ApiError(415, "Send the comment as an HTML form post.")
+    return_to = safe_return_to(request.form.get("return_to"))
+    body, unknown = request_body()
+    body["thread"] = thread  # the page's own thread, whatever the form says
+    try:
+        record = store_comment(load_comment(body, unknown))
+    except ApiError as err:
+        if err.status != 422:
+            raise
+        return _render(
+            thread,
+            status=422,
+            values=_typed(),
+            errors=err.fields,
+            stamp=request.form.get("stamp") or None,
+            reply_to=_int_arg(request.form.get("parent")),
+            return_to=return_to,
+        )
+    status = "published" if record["status"] == "published" else "pending"
+    if return_to:
+        return redirect(_with_status(return_to, status), 303)
+    anchor = f"#comment-{record['id']}" if status == "published" else "#notice"
+    return redirect(thread_path(thread, posted=status) + anchor, 303)
