@@ -80,4 +80,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.register_blueprint(moderator_api.blp)
     api.register_blueprint(admin_api.blp)
+    from moderation import ui
+
+    # The moderators' page is HTML, not API: registered on the app, outside the OpenAPI spec.
+    app.register_blueprint(ui.blp)
     return app

@@ -119,18 +119,33 @@ def test_admin_retrain_runs_in_the_background(client, services):
     moderator = {"Authorization": "Bearer " + services.tokens.create("Ada", "moderator")[0]}
     url = "/api/v1/admin/model/retrain"
     assert client.post(url, json={}, headers=moderator).status_code == 403
+    # While another worker's job holds the deployment's lock, a second one is refused.
+    services.redis.set(services.comments.keys.retrain_lock, "job-elsewhere")
+    busy = client.post(url, json={}, headers=admin)
+    assert busy.status_code == 409 and "job-elsewhere" in busy.get_json()["error"]["message"]
+    services.redis.delete(services.comments.keys.retrain_lock)
+    for text in NEW_SPAM:  # something new to learn, so the job really trains
+        posted = client.post("/api/v1/comments", json=comment(content=text)).get_json()
+        client.post(
+            f"/api/v1/moderation/comments/{posted['id']}/decision",
+            json={"action": "spam"},
+            headers=moderator,
+        )
     started = client.post(url, json={"dry_run": True}, headers=admin)
     assert started.status_code == 202, started.text
     job = started.get_json()
-    assert client.post(url, json={"dry_run": True}, headers=admin).status_code == 409
     deadline = time.monotonic() + 120
     while job["state"] in ("queued", "running"):
         assert time.monotonic() < deadline
         time.sleep(0.5)
         job = client.get(f"{url}/{job['id']}", headers=admin).get_json()
     assert job["state"] == "done", job
-    assert job["result"]["dry_run"] is True and job["result"]["promoted"] is False
+    result = job["result"]
+    assert result["dry_run"] is True and result["promoted"] is False
+    assert result["candidate"] and result["training"]["training_log"] > 0
+    assert {"f1", "ham_marked_spam_rate"} <= result["candidate_metrics"].keys()
     assert client.get(f"{url}/nope", headers=admin).status_code == 404
+    # A dry run registers nothing.
     listing = client.get("/api/v1/admin/models", headers=admin).get_json()
     assert [m["version"] for m in listing["items"]] == [services.model.version]
 

@@ -104,6 +104,13 @@ class Keys:
     def retrain_lock(self) -> str:
         return f"{self.base}:retrain:lock"
 
+    def browser_session(self, session_id: str) -> str:
+        """A moderator's signed-in browser session (exists while the session is valid)."""
+        return f"{self.base}:browser-session:{session_id}"
+
+    def sign_in_failures(self, ip: str) -> str:
+        return f"{self.base}:sign-in-failures:{ip}"
+
     @property
     def tokens(self) -> str:
         return f"{self.base}:tokens"

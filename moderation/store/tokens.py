@@ -24,6 +24,11 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def token_digest(token: str) -> str:
+    """The stored form of a token: what a browser session keeps instead of the token."""
+    return _digest(token)
+
+
 @dataclass(frozen=True)
 class TokenInfo:
     id: str
@@ -60,7 +65,11 @@ class TokenStore:
     def lookup(self, token: str) -> TokenInfo | None:
         if not token.startswith(TOKEN_PREFIX):
             return None
-        raw = self.client.hget(self.key, _digest(token))
+        return self.lookup_digest(_digest(token))
+
+    def lookup_digest(self, digest: str) -> TokenInfo | None:
+        """The token stored under this digest; None once it is revoked."""
+        raw = self.client.hget(self.key, digest)
         return TokenInfo(**json.loads(raw)) if raw else None
 
     def list(self) -> list[TokenInfo]:

@@ -1,0 +1,127 @@
+"""`/moderate`: the sign-in form, the queue page, sign-out.
+
+The page is a shell: its script fetches everything from the moderation API with the
+session cookie and the page's CSRF token. Comment text never passes through a template.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+
+from moderation import browser_session
+from moderation.store.tokens import TokenInfo
+
+STATIC = Path(__file__).parent / "static"
+# The bands a moderator sees. Everything in the review queue scored below the service's
+# spam threshold, so "Likely spam" starts lower (at a 4-in-5 chance) or no held comment
+# could ever show it; "Likely fine" is what the service would have published had no rule
+# held it.
+LIKELY_SPAM = 0.8
+
+blp = Blueprint(
+    "ui",
+    __name__,
+    url_prefix="/moderate",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+)
+
+# The page loads only its own script and stylesheet; even if comment markup slipped
+# through, it could neither run nor load anything, and no other site may frame the page.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+@cache
+def _fingerprint(name: str) -> str:
+    return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
+
+
+def asset_url(name: str) -> str:
+    """A static file's URL that changes with its content, so no browser runs a stale script."""
+    return url_for("ui.static", filename=name, v=_fingerprint(name))
+
+
+@blp.after_request
+def _page_headers(response: Response) -> Response:
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.endpoint != "ui.static":
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        # The page names moderators and, once loaded, shows commenters' emails.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _sign_in_page(error: str | None = None, status: int = 200) -> tuple[str, int]:
+    html = render_template(
+        "moderate/sign_in.html",
+        csrf=browser_session.csrf_token(),
+        error=error,
+        asset_url=asset_url,
+    )
+    return html, status
+
+
+def _queue_page(moderator: TokenInfo) -> str:
+    thresholds = current_app.extensions["moderation"].thresholds
+    return render_template(
+        "moderate/queue.html",
+        csrf=browser_session.csrf_token(),
+        moderator=moderator,
+        likely_fine_below=thresholds.publish_below,
+        likely_spam_from=min(LIKELY_SPAM, thresholds.spam_above),
+        asset_url=asset_url,
+    )
+
+
+@blp.get("")
+def moderate() -> str | tuple[str, int]:
+    moderator = browser_session.signed_in()
+    return _queue_page(moderator) if moderator else _sign_in_page()
+
+
+@blp.get("/")
+def moderate_slash() -> Response:
+    return redirect(url_for("ui.moderate"), 308)
+
+
+@blp.post("/login")
+def login() -> Response | tuple[str, int]:
+    # Login CSRF: another site must not sign this browser in as someone else.
+    if not browser_session.csrf_valid(request.form.get(browser_session.CSRF_FIELD)):
+        return _sign_in_page("The sign-in form had expired. Please try again.", 403)
+    ip = request.remote_addr or "unknown"
+    if not browser_session.sign_in_allowed(ip):
+        return _sign_in_page("Too many attempts. Please wait a few minutes and try again.", 429)
+    if browser_session.sign_in(request.form.get("token", "")) is None:
+        browser_session.record_failed_sign_in(ip)
+        # One message for every failure: unknown, revoked, malformed or a lesser role.
+        return _sign_in_page("That token was not accepted.", 401)
+    return redirect(url_for("ui.moderate"), 303)
+
+
+@blp.post("/logout")
+def logout() -> Response | tuple[str, int]:
+    if not browser_session.csrf_valid(request.form.get(browser_session.CSRF_FIELD)):
+        if browser_session.signed_in() is None:
+            return redirect(url_for("ui.moderate"), 303)
+        return "Sign-out needs the page's form; reload the page and try again.", 403
+    browser_session.sign_out()
+    return redirect(url_for("ui.moderate"), 303)
