@@ -79,6 +79,7 @@ class Settings:
     redis_timeout: float = 2.0
     model_check_seconds: float = 2.0
     retrain_f1_margin: float = 0.01
+    retrain_ham_spam_margin: float = 0.0
     rejected_as: str | None = None
     # Exact origins of the pages that embed the comment form (CORS and the POST origin check).
     allowed_origins: tuple[str, ...] = ()
@@ -108,6 +109,9 @@ class Settings:
                 env, "MODERATION_MODEL_CHECK_SECONDS", cls.model_check_seconds
             ),
             retrain_f1_margin=_float(env, "MODERATION_RETRAIN_F1_MARGIN", cls.retrain_f1_margin),
+            retrain_ham_spam_margin=_float(
+                env, "MODERATION_RETRAIN_HAM_SPAM_MARGIN", cls.retrain_ham_spam_margin
+            ),
             rejected_as=env.get("MODERATION_REJECTED_AS") or None,
             allowed_origins=_origins(env, "MODERATION_ALLOWED_ORIGINS"),
             min_fill_seconds=_float(env, "MODERATION_MIN_FILL_SECONDS", cls.min_fill_seconds),
@@ -133,6 +137,12 @@ class Settings:
             raise ConfigError("MODERATION_MAX_CONTENT_LENGTH must be at least 1")
         if self.rejected_as not in (None, "spam", "ham"):
             raise ConfigError("MODERATION_REJECTED_AS must be empty, 'spam' or 'ham'")
+        for name, margin in (
+            ("MODERATION_RETRAIN_F1_MARGIN", self.retrain_f1_margin),
+            ("MODERATION_RETRAIN_HAM_SPAM_MARGIN", self.retrain_ham_spam_margin),
+        ):
+            if not 0.0 <= margin <= 1.0:
+                raise ConfigError(f"{name} must be between 0 and 1")
         if self.model_check_seconds <= 0:
             raise ConfigError("MODERATION_MODEL_CHECK_SECONDS must be more than 0")
         if self.trusted_proxies < 0:

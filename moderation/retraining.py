@@ -192,7 +192,10 @@ def retrain_service(
         services.model,
         extra=extra,
         rejected_as=settings.rejected_as,
-        gate=Gate(f1_margin=settings.retrain_f1_margin),
+        gate=Gate(
+            f1_margin=settings.retrain_f1_margin,
+            ham_spam_margin=settings.retrain_ham_spam_margin,
+        ),
         thresholds=(settings.publish_below, settings.spam_above),
         dry_run=dry_run,
         progress=progress,
