@@ -26,39 +26,45 @@ from moderation.redis_server import free_port, redis_binary
 from moderation.scoring import ensure_model
 
 
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A redis-server of our own on a free port; the machine's own Redis is never touched."""
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            redis_binary(),
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
+def start_redis_server(
+    workdir: Path, port: int | None = None, *, persist: bool = False
+) -> tuple[subprocess.Popen, int]:
+    """A redis-server of the tests' own on a free port (the machine's Redis is never
+    touched), answering PING before this returns; `persist` writes every change to an
+    append-only file, so a restart in the same directory finds it all again."""
+    port = port or free_port()
+    durability = (
+        ["--appendonly", "yes", "--appendfsync", "always"]
+        if persist
+        else [
             "--appendonly",
             "no",
-            "--dir",
-            str(workdir),
-        ],
+        ]
+    )
+    proc = subprocess.Popen(
+        [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+        + durability
+        + ["--dir", str(workdir)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     while True:
         try:
             client.ping()
-            break
-        except redis.ConnectionError:
+            return proc, port
+        except (redis.ConnectionError, redis.BusyLoadingError):
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()
                 raise RuntimeError("test redis-server did not start") from None
             time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The redis-server every test shares, each test under its own key prefix."""
+    proc, port = start_redis_server(tmp_path_factory.mktemp("redis"))
     yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(timeout=10)
@@ -286,24 +292,7 @@ def host_page() -> Iterator[HostPage]:
 @pytest.fixture
 def stoppable_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     """A redis-server for one test (its URL and process), for tests that stop it midway."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
-        + ["--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
+    proc, port = start_redis_server(tmp_path)
     yield f"redis://127.0.0.1:{port}/0", proc
     proc.kill()
     proc.wait(timeout=10)

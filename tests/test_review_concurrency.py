@@ -21,12 +21,12 @@ import requests
 
 from moderation import create_app
 from moderation.config import Settings
-from moderation.redis_server import connect, free_port, redis_binary
+from moderation.redis_server import connect, free_port
 from moderation.store.comments import CommentStore, padded
 from moderation.store.keys import STATUSES, Keys
 from moderation.store.review import ReviewQueue
 from moderation.store.tokens import TokenInfo
-from tests.conftest import LiveServer, comment
+from tests.conftest import LiveServer, comment, start_redis_server
 
 LINKS = "Sources: https://a.example/report and https://b.example/minutes"
 ACTIONS = ("approve", "reject", "spam")
@@ -192,35 +192,8 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Server:
-        self.proc = subprocess.Popen(
-            [
-                redis_binary(),
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        probe = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                probe.ping()
-                return self
-            except (redis.ConnectionError, redis.BusyLoadingError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        self.proc, _ = start_redis_server(self.workdir, self.port, persist=True)
+        return self
 
     def kill(self) -> None:
         assert self.proc is not None
