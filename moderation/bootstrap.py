@@ -54,14 +54,15 @@ def build_services(settings: Settings) -> Services:
     secret = settings.secret_key or load_or_create_dev_secret(settings.data_dir)
     keys = Keys(settings.key_prefix)
     models = ModelRegistry(client, keys)
+    default = ensure_model(settings.resolved_model_path)
     return Services(
         settings=settings,
         redis=client,
-        comments=CommentStore(client, Keys(settings.key_prefix)),
-        review=ReviewQueue(client, Keys(settings.key_prefix)),
-        tokens=TokenStore(client, Keys(settings.key_prefix)),
+        comments=CommentStore(client, keys),
+        review=ReviewQueue(client, keys),
+        tokens=TokenStore(client, keys),
         vault=EmailVault(secret),
-        model=active_model(settings, models),
+        model=active_model(settings, models, default),
         thresholds=Thresholds(
             publish_below=settings.publish_below,
             spam_above=settings.spam_above,
@@ -77,9 +78,7 @@ def build_services(settings: Settings) -> Services:
             model_cache(settings),
             settings.model_check_seconds,
             bootstrap=lambda: bootstrap_registry(
-                models,
-                ensure_model(settings.resolved_model_path),
-                settings.resolved_model_path.read_bytes(),
+                models, default, settings.resolved_model_path.read_bytes()
             ),
         ),
         embedded=embedded,
@@ -90,18 +89,17 @@ def model_cache(settings: Settings) -> Path:
     return settings.data_dir / "models"
 
 
-def active_model(settings: Settings, registry: ModelRegistry) -> SpamModel:
+def active_model(settings: Settings, registry: ModelRegistry, default: SpamModel) -> SpamModel:
     """The registry's active model; on a deployment's first start, the default model
-    (trained from the seed corpus if this data directory has none) becomes it.
+    (`ensure_model`: trained from the seed corpus if this data directory has none)
+    becomes it.
 
     An active version whose file fails its checksum or skops' check stops the start: a
     host must not quietly score with another model than the rest of the deployment. With
     Redis unreachable the default model serves until the watch finds the registry.
     """
-    path = settings.resolved_model_path
-    default = ensure_model(path)
     try:
-        bootstrap_registry(registry, default, path.read_bytes())
+        bootstrap_registry(registry, default, settings.resolved_model_path.read_bytes())
         active = registry.active_version()
     except redis.RedisError as err:
         log.warning("Redis unavailable at start (%s): scoring with the default model", err)

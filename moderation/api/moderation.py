@@ -23,9 +23,8 @@ from moderation.schemas import (
     QueueQuery,
     StatsOut,
 )
-from moderation.store.comments import decode
 from moderation.store.keys import STATUSES
-from moderation.store.review import Claim, utc_iso
+from moderation.store.review import utc_iso
 from moderation.text import render_content
 
 blp = Blueprint(
@@ -143,13 +142,6 @@ def queue(query: dict[str, Any]) -> dict[str, Any]:
     return {"items": _queue_items(svc, records), "next_cursor": next_cursor}
 
 
-def _claimed_records(svc: Services, claim: Claim) -> list[dict[str, Any]]:
-    pipe = svc.redis.pipeline(transaction=False)
-    for cid in claim.ids:
-        pipe.hgetall(svc.comments.keys.comment(cid))
-    return [decode(row) for row in pipe.execute() if row]
-
-
 @blp.route("/claims", methods=["POST"])
 @documented(blp, 422)
 @blp.arguments(ClaimIn)
@@ -174,7 +166,7 @@ def claim(body: dict[str, Any]) -> dict[str, Any]:
             lease_seconds=body["lease_seconds"],
         )
     return {
-        "items": _queue_items(svc, _claimed_records(svc, result)),
+        "items": _queue_items(svc, svc.comments.get_many(result.ids)),
         "lease_expires_at": utc_iso(result.lease_expires_ms),
         "unavailable": [int(i) for i in result.unavailable],
     }
