@@ -17,6 +17,7 @@ from moderation.retraining import bootstrap_registry
 from moderation.scoring import ensure_model
 from moderation.store.comments import CommentStore
 from moderation.store.keys import Keys
+from moderation.store.migrations import migrate
 from moderation.store.models import ModelRegistry
 from moderation.store.review import ReviewQueue
 from moderation.store.tokens import TokenStore
@@ -54,6 +55,11 @@ def build_services(settings: Settings) -> Services:
     secret = settings.secret_key or load_or_create_dev_secret(settings.data_dir)
     keys = Keys(settings.key_prefix)
     models = ModelRegistry(client, keys)
+    try:
+        migrate(client, keys)
+    except redis.RedisError as err:
+        # Redis may be down at start; the next start migrates. New writes index themselves.
+        log.warning("Redis unavailable at start (%s): data migration postponed", err)
     default = ensure_model(settings.resolved_model_path)
     return Services(
         settings=settings,

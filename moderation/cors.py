@@ -14,7 +14,7 @@ from moderation.errors import ApiError
 
 # The public API and the embed assets; the moderators' API stays same-origin only.
 CORS_BLUEPRINTS = frozenset({"public", "embed"})
-ALLOWED_HEADERS = "Content-Type"
+ALLOWED_HEADERS = "Content-Type, Idempotency-Key"
 PREFLIGHT_MAX_AGE = 600
 
 

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 import redis
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ CODES = {
 }
 
 RETRY_AFTER_SECONDS = 5
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class ApiError(Exception):
@@ -79,13 +80,31 @@ def from_http_exception(exc: HTTPException) -> ApiError:
     return ApiError(status, message, fields=fields, headers=headers)
 
 
-def storage_unavailable() -> ApiError:
+def storage_unavailable(writing: bool = False) -> ApiError:
+    """The answer when Redis fails. A write may have reached Redis before the failure
+    (a timeout fires after the script was sent), so a write is never told "nothing was
+    saved": it is told that sending it again is safe, which idempotency keys make true."""
+    message = (
+        "Comment storage did not answer, so it is not known whether this was saved. "
+        "Please try again shortly: sending the same request again is safe (for a comment, "
+        "with the same Idempotency-Key), nothing is stored or decided twice."
+        if writing
+        else "Comment storage is unavailable; please try again shortly."
+    )
     return ApiError(
         503,
-        "Comment storage is unavailable. Nothing was saved; please try again shortly.",
+        message,
         code="storage_unavailable",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
+
+
+def storage_error_kind(exc: redis.RedisError) -> str:
+    """A short name of what went wrong, for logs: never the command or its arguments."""
+    text = str(exc).split(" ", 1)[0]
+    # Redis error replies start with a code word: BUSY, OOM, READONLY, LOADING, NOSCRIPT...
+    code = text if text.isupper() and text.isalpha() and len(text) <= 20 else ""
+    return f"{type(exc).__name__}{' ' + code if code else ''}"
 
 
 def init_app(app: Flask) -> None:
@@ -95,11 +114,12 @@ def init_app(app: Flask) -> None:
     def _http(exc: HTTPException) -> Response:
         return error_response(from_http_exception(exc))
 
-    @app.errorhandler(redis.ConnectionError)
-    @app.errorhandler(redis.TimeoutError)
-    def _redis_down(exc: Exception) -> Response:
-        log.warning("Redis unavailable: %s", type(exc).__name__)
-        return error_response(storage_unavailable())
+    # Every Redis failure, not only a refused connection: BUSY (a long script), OOM
+    # (maxmemory), READONLY (a replica after failover) and LOADING are all "try later".
+    @app.errorhandler(redis.RedisError)
+    def _redis_down(exc: redis.RedisError) -> Response:
+        log.warning("Redis unavailable: %s", storage_error_kind(exc))
+        return error_response(storage_unavailable(writing=request.method in WRITE_METHODS))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -54,7 +54,20 @@ def _valid_email(value: str) -> None:
         raise ValidationError("Not a valid email address.") from None
 
 
-class Trimmed(fields.String):
+class Text(fields.String):
+    """A string that is valid Unicode: JSON can carry lone surrogates ("\\ud800"), which no
+    encoder (Redis, the log, the page) accepts, so they are refused here, as a field error."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("Must be valid Unicode text (no lone surrogates).") from None
+        return raw
+
+
+class Trimmed(Text):
     """A string with surrounding whitespace removed, at most `max_length` long before and after."""
 
     def __init__(self, *, max_length: int, document_length: bool = True, **kwargs: Any) -> None:
@@ -113,7 +126,7 @@ class CommentIn(Schema):
             "maxLength": 200,
         },
     )
-    content = fields.String(
+    content = Text(
         required=True,
         validate=[_not_blank, _no_control_in_text],
         metadata={
@@ -125,14 +138,14 @@ class CommentIn(Schema):
     parent = fields.Integer(
         load_default=None, allow_none=True, strict=False, validate=validate.Range(min=1)
     )
-    homepage = fields.String(
+    homepage = Text(
         load_default=None,
         allow_none=True,
         load_only=True,
         validate=validate.Length(max=2000),
         metadata={"description": "Honeypot: hidden from people, left empty by them."},
     )
-    stamp = fields.String(
+    stamp = Text(
         load_default=None,
         allow_none=True,
         load_only=True,
@@ -167,15 +180,15 @@ class CommentForm(CommentIn):
         validate=CommentIn._declared_fields["url"].validators,
         metadata=CommentIn._declared_fields["url"].metadata,
     )
-    parent = fields.String(
+    parent = Text(
         metadata={"pattern": r"^$|^[1-9][0-9]{0,17}$", "description": "Comment id, or empty."}
     )
-    homepage = fields.String(
+    homepage = Text(
         load_only=True,
         validate=validate.Length(max=2000),
         metadata=CommentIn._declared_fields["homepage"].metadata,
     )
-    stamp = fields.String(
+    stamp = Text(
         load_only=True,
         validate=validate.Length(max=200),
         metadata=CommentIn._declared_fields["stamp"].metadata,
@@ -183,25 +196,25 @@ class CommentForm(CommentIn):
 
 
 class FormStampOut(Schema):
-    stamp = fields.String(required=True, metadata={"description": "Send it back as `stamp`."})
+    stamp = Text(required=True, metadata={"description": "Send it back as `stamp`."})
 
 
 class _CommentView(Schema):
     """The fields every view of a comment shows, public or moderator."""
 
     id = fields.Integer(required=True)
-    thread = fields.String(required=True)
+    thread = Text(required=True)
     parent = fields.Integer(allow_none=True)
-    author = fields.String(required=True)
-    url = fields.String(allow_none=True)
-    content = fields.String(
+    author = Text(required=True)
+    url = Text(allow_none=True)
+    content = Text(
         required=True, metadata={"description": "Safe HTML: escaped text in paragraphs."}
     )
-    created_at = fields.String(required=True)
+    created_at = Text(required=True)
 
 
 class CommentOut(_CommentView):
-    status = fields.String(
+    status = Text(
         required=True,
         validate=validate.OneOf(["published", "pending"]),
         metadata={"description": "`pending` also for comments held as spam."},
@@ -211,11 +224,26 @@ class CommentOut(_CommentView):
 class ThreadComment(Schema):
     id = fields.Integer(required=True)
     parent = fields.Integer(allow_none=True)
-    author = fields.String(required=True)
-    url = fields.String(allow_none=True)
-    content = fields.String(required=True)
-    created_at = fields.String(required=True)
-    replies = fields.List(fields.Nested(lambda: ThreadComment()), required=True)
+    author = Text(required=True)
+    url = Text(allow_none=True)
+    content = Text(required=True)
+    created_at = Text(required=True)
+    replies = fields.List(
+        fields.Nested(lambda: ThreadComment()),
+        required=True,
+        metadata={"description": "The first published replies, oldest first (a bounded page)."},
+    )
+    reply_count = fields.Integer(
+        required=True, metadata={"description": "All published replies to this comment."}
+    )
+    replies_cursor = Text(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Set when more replies exist than `replies` holds: pass it as "
+            "`cursor` to GET /api/v1/comments/{id}/replies for the rest."
+        },
+    )
 
 
 class ThreadQuery(Schema):
@@ -223,20 +251,27 @@ class ThreadQuery(Schema):
         unknown = RAISE
 
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(load_default=None, validate=validate.Regexp(r"^[0-9]{1,18}$"))
+    cursor = Text(load_default=None, validate=validate.Regexp(r"^[0-9]{1,18}$"))
+
+
+class RepliesPageOut(Schema):
+    parent = fields.Integer(required=True)
+    total = fields.Integer(required=True, metadata={"description": "Published replies in all."})
+    items = fields.List(fields.Nested(ThreadComment), required=True)
+    next_cursor = Text(allow_none=True)
 
 
 class ThreadPageOut(Schema):
-    thread = fields.String(required=True)
+    thread = Text(required=True)
     total = fields.Integer(required=True)
     items = fields.List(fields.Nested(ThreadComment), required=True)
-    next_cursor = fields.String(allow_none=True)
+    next_cursor = Text(allow_none=True)
 
 
 class ErrorBody(Schema):
-    code = fields.String(required=True)
-    message = fields.String(required=True)
-    field_errors = fields.Dict(keys=fields.String(), values=fields.Raw(), data_key="fields")
+    code = Text(required=True)
+    message = Text(required=True)
+    field_errors = fields.Dict(keys=Text(), values=fields.Raw(), data_key="fields")
 
 
 class ErrorOut(Schema):
@@ -244,22 +279,33 @@ class ErrorOut(Schema):
 
 
 class HealthOut(Schema):
-    status = fields.String(required=True)
-    model_version = fields.String(required=True)
+    status = Text(required=True)
+    model_version = Text(required=True)
+
+
+class ReadyOut(Schema):
+    status = Text(required=True, validate=validate.OneOf(["ok", "unavailable"]))
+    model_version = Text(required=True, allow_none=True)
+    checks = fields.Dict(
+        keys=Text(),
+        values=Text(),
+        required=True,
+        metadata={"description": "Each check: `ok`, or what failed (e.g. `ResponseError OOM`)."},
+    )
 
 
 class QueuePoint(Schema):
-    at = fields.String(required=True, metadata={"description": "End of the hour (UTC)."})
+    at = Text(required=True, metadata={"description": "End of the hour (UTC)."})
     pending = fields.Integer(required=True)
 
 
 class StatsOut(Schema):
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    counts = fields.Dict(keys=Text(), values=fields.Integer(), required=True)
     oldest_pending_age_seconds = fields.Float(allow_none=True, required=True)
     claimed = fields.Integer(required=True, metadata={"description": "Comments under a lease."})
     decisions = fields.Dict(
-        keys=fields.String(),
-        values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+        keys=Text(),
+        values=fields.Dict(keys=Text(), values=fields.Integer()),
         required=True,
         metadata={"description": "Per UTC day (last 7), decisions per moderator."},
     )
@@ -275,11 +321,11 @@ QUEUE_ORDERS = ["oldest", "newest", "uncertain"]
 
 
 class QueueQuery(Schema):
-    status = fields.String(load_default="pending", validate=validate.OneOf(QUEUE_STATUSES))
-    order = fields.String(load_default="oldest", validate=validate.OneOf(QUEUE_ORDERS))
-    thread = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
+    status = Text(load_default="pending", validate=validate.OneOf(QUEUE_STATUSES))
+    order = Text(load_default="oldest", validate=validate.OneOf(QUEUE_ORDERS))
+    thread = Text(load_default=None, validate=validate.Length(min=1, max=500))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    cursor = fields.String(
+    cursor = Text(
         load_default=None,
         # Issued by the previous page: an id (time order) or "distance:id" (uncertain order).
         validate=validate.Regexp(
@@ -292,39 +338,39 @@ class QueueQuery(Schema):
 
 
 class Reason(Schema):
-    feature = fields.String(required=True)
+    feature = Text(required=True)
     weight = fields.Float(required=True)
 
 
 class RuleHitOut(Schema):
-    rule = fields.String(required=True)
-    outcome = fields.String(required=True)
-    detail = fields.String()
+    rule = Text(required=True)
+    outcome = Text(required=True)
+    detail = Text()
 
 
 class QueueItem(_CommentView):
-    email = fields.String(
+    email = Text(
         required=True, allow_none=True, metadata={"description": "Moderator view only."}
     )
-    status = fields.String(required=True)
-    machine_status = fields.String(allow_none=True)
+    status = Text(required=True)
+    machine_status = Text(allow_none=True)
     score = fields.Float(allow_none=True)
-    model_version = fields.String(allow_none=True)
+    model_version = Text(allow_none=True)
     rules = fields.List(fields.Nested(RuleHitOut), required=True)
     reasons = fields.List(fields.Nested(Reason), required=True)
-    commenter = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    ip = fields.String(allow_none=True)
-    user_agent = fields.String(allow_none=True)
-    referrer = fields.String(allow_none=True)
-    claimed_by = fields.String(allow_none=True, metadata={"description": "Holder of the lease."})
-    lease_expires_at = fields.String(allow_none=True)
-    decided_by = fields.String(allow_none=True)
-    decided_at = fields.String(allow_none=True)
+    commenter = fields.Dict(keys=Text(), values=fields.Integer(), required=True)
+    ip = Text(allow_none=True)
+    user_agent = Text(allow_none=True)
+    referrer = Text(allow_none=True)
+    claimed_by = Text(allow_none=True, metadata={"description": "Holder of the lease."})
+    lease_expires_at = Text(allow_none=True)
+    decided_by = Text(allow_none=True)
+    decided_at = Text(allow_none=True)
 
 
 class QueuePage(Schema):
     items = fields.List(fields.Nested(QueueItem), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+    next_cursor = Text(allow_none=True, required=True)
 
 
 _COMMENT_ID = fields.Integer(validate=validate.Range(min=1, max=10**15))
@@ -338,9 +384,9 @@ class ClaimIn(Schema):
         unknown = RAISE
 
     limit = fields.Integer(validate=validate.Range(min=1, max=100))
-    thread = fields.String(validate=validate.Length(min=1, max=500))
-    status = fields.String(validate=validate.OneOf(QUEUE_STATUSES))
-    order = fields.String(validate=validate.OneOf(QUEUE_ORDERS))
+    thread = Text(validate=validate.Length(min=1, max=500))
+    status = Text(validate=validate.OneOf(QUEUE_STATUSES))
+    order = Text(validate=validate.OneOf(QUEUE_ORDERS))
     ids = fields.List(_COMMENT_ID, validate=validate.Length(min=1, max=100))
     lease_seconds = fields.Integer(
         load_default=300,
@@ -358,7 +404,7 @@ class ClaimIn(Schema):
 
 class ClaimOut(Schema):
     items = fields.List(fields.Nested(QueueItem), required=True)
-    lease_expires_at = fields.String(required=True)
+    lease_expires_at = Text(required=True)
     unavailable = fields.List(
         fields.Integer(),
         required=True,
@@ -373,7 +419,7 @@ class DecisionIn(Schema):
     class Meta:
         unknown = RAISE
 
-    action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
+    action = Text(required=True, validate=validate.OneOf(ACTIONS))
 
 
 class BulkDecisionIn(DecisionIn):
@@ -382,25 +428,25 @@ class BulkDecisionIn(DecisionIn):
 
 class DecisionOut(Schema):
     id = fields.Integer(required=True)
-    action = fields.String(required=True)
-    status = fields.String(required=True, metadata={"description": "Status after the call."})
-    previous_status = fields.String(required=True)
+    action = Text(required=True)
+    status = Text(required=True, metadata={"description": "Status after the call."})
+    previous_status = Text(required=True)
     already_decided = fields.Boolean(
         required=True, metadata={"description": "True when nothing changed: decided before."}
     )
-    decided_by = fields.String(allow_none=True)
-    decided_at = fields.String(allow_none=True)
+    decided_by = Text(allow_none=True)
+    decided_at = Text(allow_none=True)
 
 
 class BulkResult(Schema):
     id = fields.Integer(required=True)
-    outcome = fields.String(
+    outcome = Text(
         required=True,
         validate=validate.OneOf(["decided", "already_decided", "conflict", "not_found"]),
     )
-    status = fields.String(allow_none=True)
-    previous_status = fields.String(allow_none=True)
-    claimed_by = fields.String(allow_none=True, metadata={"description": "On a conflict."})
+    status = Text(allow_none=True)
+    previous_status = Text(allow_none=True)
+    claimed_by = Text(allow_none=True, metadata={"description": "On a conflict."})
 
 
 class BulkDecisionOut(Schema):
@@ -420,25 +466,25 @@ class AuditQuery(Schema):
 
     comment = _COMMENT_ID
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    cursor = fields.String(
+    cursor = Text(
         load_default=None,
         validate=[validate.Regexp(r"^[0-9]{1,20}-[0-9]{1,20}$"), _stream_id_in_range],
     )
 
 
 class AuditEntry(Schema):
-    entry_id = fields.String(required=True)
+    entry_id = Text(required=True)
     comment_id = fields.Integer(required=True)
-    action = fields.String(required=True)
-    previous_status = fields.String(required=True, data_key="from")
-    status = fields.String(required=True, data_key="to")
-    moderator = fields.String(required=True)
-    at = fields.String(required=True)
+    action = Text(required=True)
+    previous_status = Text(required=True, data_key="from")
+    status = Text(required=True, data_key="to")
+    moderator = Text(required=True)
+    at = Text(required=True)
 
 
 class AuditPage(Schema):
     items = fields.List(fields.Nested(AuditEntry), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+    next_cursor = Text(allow_none=True, required=True)
 
 
 class RetrainIn(Schema):
@@ -451,34 +497,34 @@ class RetrainIn(Schema):
 
 
 class RetrainJobOut(Schema):
-    id = fields.String(required=True)
-    state = fields.String(
+    id = Text(required=True)
+    state = Text(
         required=True, validate=validate.OneOf(["queued", "running", "done", "failed"])
     )
     dry_run = fields.Boolean(required=True)
-    created_at = fields.String(required=True)
-    started_at = fields.String()
-    finished_at = fields.String()
-    progress = fields.String(allow_none=True, metadata={"description": "The current step."})
-    error = fields.String()
+    created_at = Text(required=True)
+    started_at = Text()
+    finished_at = Text()
+    progress = Text(allow_none=True, metadata={"description": "The current step."})
+    error = Text()
     result = fields.Dict(
         metadata={"description": "The report: candidate, promoted, reasons, metrics of both."}
     )
 
 
 class ModelOut(Schema):
-    version = fields.String(required=True)
-    created_at = fields.String(required=True)
+    version = Text(required=True)
+    created_at = Text(required=True)
     active = fields.Boolean(required=True)
-    status = fields.String(required=True)
+    status = Text(required=True)
     metrics = fields.Dict(required=True)
     training = fields.Dict(required=True)
-    sha256 = fields.String(required=True)
+    sha256 = Text(required=True)
     size = fields.Integer(required=True)
 
 
 class ModelList(Schema):
     items = fields.List(fields.Nested(ModelOut), required=True)
-    serving = fields.String(
+    serving = Text(
         required=True, metadata={"description": "The version this worker scores with now."}
     )

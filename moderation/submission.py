@@ -14,7 +14,7 @@ from classifier.model import SpamModel
 from moderation.policy import route
 from moderation.privacy import EmailVault
 from moderation.rules import check_rules
-from moderation.store.comments import CommentStore
+from moderation.store.comments import CommentStore, idempotency_digest
 
 
 @dataclass(frozen=True)
@@ -42,10 +42,13 @@ def submit_comment(
     model: SpamModel,
     thresholds: Thresholds,
     stamp_key: str | bytes | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """Score, route and store one comment; return the stored record (with secrets).
 
     `stamp_key` checks the form stamp (`data["stamp"]`); without it the stamp is not looked at.
+    With `idempotency_key`, the same submission sent again (a retry after a timeout) is
+    not stored twice: the earlier record comes back, with `replayed` set.
     """
     features = {"content": data["content"], "author": data["author"], "url": data.get("url") or ""}
     hits = check_rules(
@@ -82,7 +85,12 @@ def submit_comment(
         "user_agent": (client.user_agent or "")[:512] or None,
         "referrer": (client.referrer or "")[:1024] or None,
     }
-    store.add(record)
+    digest = idempotency_digest(idempotency_key, record) if idempotency_key else None
+    stored_id = store.add(record, digest)
+    if stored_id != record["id"]:
+        earlier = store.get(stored_id)
+        if earlier is not None:
+            return {**earlier, "replayed": True}
     return record
 
 

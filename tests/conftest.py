@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -24,6 +25,7 @@ from moderation import create_app
 from moderation.config import Settings
 from moderation.redis_server import free_port, redis_binary
 from moderation.scoring import ensure_model
+from moderation.submission import ClientInfo, submit_comment
 
 
 def start_redis_server(
@@ -148,6 +150,30 @@ def comment(**overrides: object) -> dict[str, object]:
     return body
 
 
+def publish(services, thread: str, parent: int | None, n: int, text: str = "Reply") -> list[int]:
+    """Published comments written through the submission path (no HTTP: many are needed)."""
+    settings = dataclasses.replace(services.thresholds, publish_below=1.0, spam_above=1.0)
+    ids = []
+    for i in range(n):
+        record = submit_comment(
+            {
+                "thread": thread,
+                "parent": parent,
+                "author": f"Reader {i}",
+                "email": f"reader{i}@example.org",
+                "content": f"{text} number {i}: I agree with the point about the budget.",
+            },
+            ClientInfo(),
+            store=services.comments,
+            vault=services.vault,
+            model=services.model,
+            thresholds=settings,
+        )
+        assert record["status"] == "published"
+        ids.append(record["id"])
+    return ids
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
@@ -163,9 +189,9 @@ def run_cli(
 
 def stored_keys(services) -> list[str]:
     """Every key this test's app wrote (tests share one server, each with its own prefix),
-    except the model registry, which every app writes when it starts."""
+    except the model registry and the schema version, which every app writes when it starts."""
     keys = services.comments.keys
-    registry = {keys.models, keys.active_model}
+    registry = {keys.models, keys.active_model, keys.schema_version}
     return [
         key
         for key in services.redis.scan_iter(match=keys.base + "*")

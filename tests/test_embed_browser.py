@@ -9,7 +9,8 @@ from urllib.parse import quote
 import pytest
 
 from moderation import create_app
-from tests.conftest import LiveServer, comment
+from moderation.store.comments import REPLIES_PER_COMMENT
+from tests.conftest import LiveServer, comment, publish
 
 THREAD = "news/2026/city-budget"
 HOLD = "hold for review"  # on the word list: comments containing it wait for a moderator
@@ -423,3 +424,17 @@ def test_no_javascript_page_in_a_browser(browser, live, host_page, http, artifac
         page.get_by_text("Posted without JavaScript.").wait_for()
     finally:
         context.close()
+
+
+def test_many_replies_come_a_page_at_a_time(page, host_page, live, services, artifacts):
+    (root,) = publish(services, THREAD, None, 1, "Root")
+    replies = publish(services, THREAD, root, REPLIES_PER_COMMENT + 5)
+    open_widget(page, host_page, live)
+    shown = page.locator(f"#comment-{root} .mc-replies > .mc-comment")
+    assert shown.count() == REPLIES_PER_COMMENT
+    more = page.get_by_role("button", name="Show more replies (5)")
+    more.click()
+    page.locator(f"#comment-{replies[-1]}").wait_for()
+    assert shown.count() == REPLIES_PER_COMMENT + 5
+    assert more.is_hidden()
+    page.locator("#comments").screenshot(path=str(artifacts / "embed-more-replies.png"))

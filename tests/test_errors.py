@@ -121,6 +121,10 @@ def test_redis_down_is_503_with_retry_after(settings, http):
         assert "try again" in error["message"]
         assert int(r.headers["Retry-After"]) > 0
         assert_error(http.get(server.url + "/api/v1/threads/t/comments"), 503)
-        assert_error(http.get(server.url + "/healthz"), 503)
+        # Liveness stays 200 (the process is fine); readiness tells the truth.
+        assert http.get(server.url + "/healthz").status_code == 200
+        ready = http.get(server.url + "/readyz")
+        assert ready.status_code == 503 and int(ready.headers["Retry-After"]) > 0
+        assert ready.json()["checks"]["redis"] == "ConnectionError"
     finally:
         server.stop()

@@ -241,7 +241,8 @@ def test_storage_outage_keeps_the_form_and_what_was_typed(settings, stoppable_re
         assert r.status_code == 503
         assert r.headers["Content-Type"].startswith("text/html")
         assert int(r.headers["Retry-After"]) > 0
-        assert "your comment was not saved" in r.text
+        assert "cannot tell whether your comment was saved" in r.text
+        assert "not be posted twice" in r.text
         assert "Nothing you typed is lost" in r.text
         assert "Typed during the outage." in r.text
         assert field_value(r.text, "author") == "Maria Keller"

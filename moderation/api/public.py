@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from flask import current_app, request
@@ -20,6 +21,7 @@ from moderation.schemas import (
     CommentOut,
     ErrorOut,
     FormStampOut,
+    RepliesPageOut,
     ThreadPageOut,
     ThreadQuery,
 )
@@ -74,6 +76,25 @@ def load_comment(body: Any, unknown: str) -> dict[str, Any]:
         raise ApiError(422, "The comment has invalid fields.", fields=fields) from None
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+def idempotency_key(data: dict[str, Any]) -> str | None:
+    """The client's `Idempotency-Key` header, else the form stamp: each rendering of a form
+    carries a new stamp, so a form sent twice (a retry, a double click) stores one comment."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return data.get("stamp") or None
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise ApiError(
+            400,
+            f"{IDEMPOTENCY_HEADER} must be 1 to 200 visible ASCII characters.",
+            code="bad_idempotency_key",
+        )
+    return key
+
+
 def store_comment(data: dict[str, Any]) -> dict[str, Any]:
     """Score, route and store a validated comment from this request's client: the record."""
     svc = services()
@@ -91,10 +112,14 @@ def store_comment(data: dict[str, Any]) -> dict[str, Any]:
             model=svc.model,
             thresholds=svc.thresholds,
             stamp_key=current_app.secret_key,
+            idempotency_key=idempotency_key(data),
         )
     except ParentError as err:
         fields = {"parent": [str(err)]}
         raise ApiError(422, "The comment has invalid fields.", fields=fields) from None
+    if record.get("replayed"):
+        log.info("comment %s sent again under its idempotency key: not stored twice", record["id"])
+        return record
     log.info(
         "comment %s in thread %r: %s (score %.3f, rules %s)",
         record["id"],
@@ -109,6 +134,16 @@ def store_comment(data: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/comments")
 class Comments(MethodView):
     @blp.doc(
+        parameters=[
+            {
+                "in": "header",
+                "name": IDEMPOTENCY_HEADER,
+                "required": False,
+                "schema": {"type": "string", "pattern": r"^[\x21-\x7e]{1,200}$"},
+                "description": "Unique per comment; the same value on a retry stores nothing "
+                "twice. Defaults to the form stamp.",
+            }
+        ],
         requestBody={
             "required": True,
             "content": {
@@ -124,8 +159,13 @@ class Comments(MethodView):
     @blp.alt_response(415, schema=ErrorOut, description="Unsupported content type")
     @blp.alt_response(422, schema=ErrorOut, description="Invalid fields")
     @blp.alt_response(503, schema=ErrorOut, description="Storage unavailable; retry later")
-    def post(self) -> tuple[dict[str, Any], int]:
+    def post(self) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Submit a comment. It is published, held for review, or held as spam.
+
+        Send an `Idempotency-Key` header (any unique string, e.g. a UUID, kept for retries
+        of the same comment) so that a retry after a timeout or a 503 never stores it twice:
+        the first comment is answered again, with `Idempotent-Replayed: true`. Without the
+        header, the form stamp serves as the key.
 
         A browser post from a page whose origin is not allowed (MODERATION_ALLOWED_ORIGINS)
         is refused with 403; requests without an Origin header are not browser posts.
@@ -135,7 +175,8 @@ class Comments(MethodView):
         record = store_comment(load_comment(body, unknown))
         view = public_view(record)
         view["content"] = render_content(view["content"])
-        return view, 201
+        headers = {"Idempotent-Replayed": "true"} if record.get("replayed") else {}
+        return view, 201, headers
 
 
 @blp.route("/threads/<thread:thread>/comments")
@@ -148,18 +189,41 @@ class ThreadComments(MethodView):
         """Published comments of a thread, oldest first, replies nested under their parent."""
         cursor = int(query["cursor"]) if query.get("cursor") else None
         page = services().comments.thread_page(thread, query["limit"], cursor)
-
-        def render(item: dict[str, Any]) -> dict[str, Any]:
-            return {
-                **item,
-                "content": render_content(item["content"] or ""),
-                "replies": [render(r) for r in item["replies"]],
-            }
-
         return {
             "thread": thread,
             "total": page.total,
-            "items": [render(i) for i in page.items],
+            "items": [rendered(i) for i in page.items],
+            "next_cursor": page.next_cursor,
+        }
+
+
+def rendered(item: dict[str, Any]) -> dict[str, Any]:
+    """A comment tree as readers get it: content as safe HTML."""
+    return {
+        **item,
+        "content": render_content(item["content"] or ""),
+        "replies": [rendered(r) for r in item["replies"]],
+    }
+
+
+@blp.route("/comments/<int:comment_id>/replies")
+class CommentReplies(MethodView):
+    @blp.arguments(ThreadQuery, location="query")
+    @blp.response(200, RepliesPageOut)
+    @blp.alt_response(404, schema=ErrorOut, description="No such published comment")
+    @blp.alt_response(422, schema=ErrorOut, description="Invalid query")
+    @blp.alt_response(503, schema=ErrorOut, description="Storage unavailable; retry later")
+    def get(self, query: dict[str, Any], comment_id: int) -> dict[str, Any]:
+        """More replies to a published comment (a thread page shows the first few), oldest
+        first, from the `replies_cursor` that page gave, each with its first replies."""
+        cursor = int(query["cursor"]) if query.get("cursor") else None
+        page = services().comments.replies_page(comment_id, query["limit"], cursor)
+        if page is None:
+            raise ApiError(404, "There is no published comment with this id.")
+        return {
+            "parent": comment_id,
+            "total": page.total,
+            "items": [rendered(i) for i in page.items],
             "next_cursor": page.next_cursor,
         }
 

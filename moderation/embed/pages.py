@@ -24,9 +24,13 @@ from moderation.text import render_content
 
 PAGE_SIZE = 50
 FORM_FIELDS = ("content", "author", "email", "url")
+# A timeout may fire after the comment reached storage: never say it was not saved. The
+# form keeps its stamp, which is the submission's idempotency key, so sending it again is
+# safe whatever happened.
 UNAVAILABLE_SAVING = (
-    "The comment service is unavailable right now, so your comment was not saved. "
-    "Nothing you typed is lost: please try again in a moment."
+    "The comment service did not answer, so we cannot tell whether your comment was saved. "
+    "Nothing you typed is lost: please try again in a moment. Sending it again is safe: "
+    "it will not be posted twice."
 )
 NOTICES = {
     "published": "Thank you! Your comment has been published.",
@@ -86,6 +90,8 @@ def _view(item: dict[str, Any]) -> dict[str, Any]:
         "relative": relative_time(moment) if moment else "",
         "exact": exact_time(moment) if moment else "",
         "replies": [_view(reply) for reply in item.get("replies") or []],
+        "reply_count": item.get("reply_count", 0),
+        "replies_cursor": item.get("replies_cursor"),
     }
 
 
@@ -112,10 +118,23 @@ def _render(
     return_to: str | None = None,
     unavailable: bool = False,
     problem: str | None = None,
+    replies_of: int | None = None,
 ) -> tuple[str, int, dict[str, str]]:
-    """The page; `unavailable` (storage down): the form alone, still holding `values`."""
-    page = None if unavailable else services().comments.thread_page(thread, PAGE_SIZE, cursor)
+    """The page; `unavailable` (storage down): the form alone, still holding `values`.
+    With `replies_of`, the page lists that comment's replies from `cursor` on."""
+    store = services().comments
+    page = None
+    if replies_of is not None and not unavailable:
+        page = store.replies_page(replies_of, PAGE_SIZE, cursor, thread=thread)
+        if page is None:
+            replies_of = None  # not a published comment of this thread: show the thread
+    if page is None and not unavailable:
+        page = store.thread_page(thread, PAGE_SIZE, cursor if replies_of is None else None)
     comments = [_view(item) for item in page.items] if page else []
+    total = 0
+    if page is not None:
+        # The heading counts the thread's comments, also on a page of one comment's replies.
+        total = page.total if replies_of is None else store.thread_total(thread)
     replying = _find(comments, reply_to)
     errors = {name: " ".join(map(str, messages)) for name, messages in (errors or {}).items()}
     general = [message for name, message in errors.items() if name not in FORM_FIELDS]
@@ -124,12 +143,19 @@ def _render(
     html = render_template(
         "embed/thread.html",
         thread=thread,
-        total=page.total if page else 0,
+        total=total,
         comments=comments,
         unavailable=page is None,
-        next_url=thread_path(thread, cursor=page.next_cursor, return_to=return_to)
+        next_url=thread_path(
+            thread, replies_of=replies_of, cursor=page.next_cursor, return_to=return_to
+        )
         if page and page.next_cursor
         else None,
+        replies_of=replies_of,
+        thread_url=thread_path(thread, return_to=return_to),
+        more_replies_url=lambda c: thread_path(
+            thread, replies_of=c["id"], cursor=c["replies_cursor"], return_to=return_to
+        ),
         action=thread_path(thread),
         cancel_url=thread_path(thread, return_to=return_to) + "#respond",
         reply_url=lambda cid: thread_path(thread, reply_to=cid, return_to=return_to) + "#respond",
@@ -161,8 +187,7 @@ def _typed() -> dict[str, str]:
     return {name: request.form.get(name, "") for name in FORM_FIELDS}
 
 
-@blp.errorhandler(redis.ConnectionError)
-@blp.errorhandler(redis.TimeoutError)
+@blp.errorhandler(redis.RedisError)
 def _storage_down(exc: Exception) -> tuple[str, int, dict[str, str]]:
     # A page, not the API's JSON: and for a post, the form with everything typed in it.
     posted = request.method == "POST"
@@ -187,6 +212,7 @@ def thread_page(thread: str) -> tuple[str, int, dict[str, str]]:
         notice=args.get("posted") if args.get("posted") in NOTICES else None,
         cursor=_int_arg(args.get("cursor")),
         return_to=safe_return_to(args.get("return_to")),
+        replies_of=_int_arg(args.get("replies_of")),
     )
 
 

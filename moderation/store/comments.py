@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -16,6 +17,15 @@ PUBLIC_FIELDS = ("id", "thread", "parent", "author", "url", "content", "created_
 # protected from a hostile chain thousands of levels deep.
 MAX_REPLY_DEPTH = 30
 HOUR_MS = 3_600_000
+# A page of a thread shows at most this many replies under one comment, and this many
+# replies in all: the rest are a "more replies" request away.
+REPLIES_PER_COMMENT = 10
+REPLIES_PER_PAGE = 100
+
+
+# A client retrying after a timeout sends the same key again within seconds or minutes;
+# a day covers any retry and keeps one small string per comment.
+IDEMPOTENCY_SECONDS = 86_400
 
 
 class ParentError(ValueError):
@@ -48,8 +58,10 @@ class CommentStore:
         # keys they declare, and a gap in ids after a crash costs nothing.
         return int(self.client.incr(self.keys.sequence))
 
-    def add(self, record: dict[str, Any]) -> None:
-        """Store the record and every index it belongs to in one atomic script."""
+    def add(self, record: dict[str, Any], idempotency_digest: str | None = None) -> int:
+        """Store the record and every index it belongs to in one atomic script; the id
+        stored. With `idempotency_digest` (see `idempotency_digest()`), a submission that
+        was stored before under it stores nothing and answers the earlier comment's id."""
         keys = self.keys
         comment_id = record["id"]
         parent = record.get("parent")
@@ -70,6 +82,10 @@ class CommentStore:
                 keys.thread_status(thread, record["status"]),
                 keys.uncertainty(record["status"]),
                 keys.activity,
+                keys.thread_uncertainty(thread, record["status"]),
+                keys.idempotency(idempotency_digest)
+                if idempotency_digest
+                else keys.comment(comment_id),
             ],
             args=[
                 comment_id,
@@ -81,15 +97,20 @@ class CommentStore:
                 uncertainty(record["score"]),
                 padded(comment_id),
                 record["created_ms"] // HOUR_MS,
+                "1" if idempotency_digest else "",
+                IDEMPOTENCY_SECONDS,
                 *flat,
             ],
         )
+        if isinstance(result, list) and result and result[0] == "replay":
+            return int(result[1])
         if result == "no_parent":
             raise ParentError("There is no such comment to reply to.")
         if result == "parent_in_other_thread":
             raise ParentError("The parent comment belongs to another thread.")
         if result == "too_deep":
             raise ParentError(f"Replies nest at most {MAX_REPLY_DEPTH} levels deep.")
+        return int(comment_id)
 
     def get(self, comment_id: int | str) -> dict[str, Any] | None:
         data = self.client.hgetall(self.keys.comment(comment_id))
@@ -143,33 +164,20 @@ class CommentStore:
         self, status: str, limit: int, cursor: str | None, thread: str | None
     ) -> tuple[list[str], str | None]:
         after = _parse_uncertain_cursor(cursor)
-        if thread:
-            # A thread's queue is small: rank it in memory.
-            members = self.client.zrange(self.keys.thread_status(thread, status), 0, 4999)
-            pipe = self.client.pipeline(transaction=False)
-            for cid in members:
-                pipe.hget(self.keys.comment(cid), "score")
-            ranked = sorted(
-                (uncertainty(float(score or 0.5)), int(cid))
-                for cid, score in zip(members, pipe.execute(), strict=True)
+        # Members are zero-padded ids, so equal distances sort by id and the cursor's rank
+        # gives an exact, O(log n) place to continue from, in a thread's index as in all.
+        keys = self.keys
+        key = keys.thread_uncertainty(thread, status) if thread else keys.uncertainty(status)
+        rank = self.client.zrank(key, padded(after[1])) if after else None
+        if rank is not None:
+            raw = self.client.zrange(key, rank + 1, rank + limit + 1, withscores=True)
+        elif after:  # the cursor's comment left the queue meanwhile
+            raw = self.client.zrangebyscore(
+                key, f"({after[0]}", "+inf", start=0, num=limit + 1, withscores=True
             )
-            if after:
-                ranked = [entry for entry in ranked if entry > after]
-            rows = ranked[: limit + 1]
         else:
-            # Members are zero-padded ids, so equal distances sort by id and the cursor's
-            # rank gives an exact, O(log n) place to continue from.
-            key = self.keys.uncertainty(status)
-            rank = self.client.zrank(key, padded(after[1])) if after else None
-            if rank is not None:
-                raw = self.client.zrange(key, rank + 1, rank + limit + 1, withscores=True)
-            elif after:  # the cursor's comment left the queue meanwhile
-                raw = self.client.zrangebyscore(
-                    key, f"({after[0]}", "+inf", start=0, num=limit + 1, withscores=True
-                )
-            else:
-                raw = self.client.zrange(key, 0, limit, withscores=True)
-            rows = [(float(score), int(member)) for member, score in raw]
+            raw = self.client.zrange(key, 0, limit, withscores=True)
+        rows = [(float(score), int(member)) for member, score in raw]
         page = rows[:limit]
         next_cursor = f"{page[-1][0]!r}:{page[-1][1]}" if len(rows) > limit else None
         return [str(cid) for _, cid in page], next_cursor
@@ -202,7 +210,8 @@ class CommentStore:
         return histories
 
     def thread_page(self, thread: str, limit: int, cursor: int | None) -> ThreadPage:
-        """Published top-level comments oldest first, each with its published replies."""
+        """Published top-level comments oldest first, each with a bounded page of its
+        published replies (see `reply_trees`)."""
         keys = self.keys
         low = f"({cursor}" if cursor is not None else "-inf"
         root_ids = self.client.zrangebyscore(
@@ -210,15 +219,66 @@ class CommentStore:
         )
         more = len(root_ids) > limit
         root_ids = root_ids[:limit]
+        return ThreadPage(
+            items=self.reply_trees(root_ids),
+            total=self.thread_total(thread),
+            next_cursor=root_ids[-1] if more else None,
+        )
+
+    def thread_total(self, thread: str) -> int:
+        """Published comments of the thread, replies included."""
+        return int(self.client.zcard(self.keys.thread_published(thread)))
+
+    def replies_page(
+        self, parent: int, limit: int, cursor: int | None, thread: str | None = None
+    ) -> ThreadPage | None:
+        """A published comment's published replies after `cursor`, oldest first, each with
+        its own bounded replies; None when the parent is not a published comment (of
+        `thread`, when given)."""
+        status, parent_thread = self.client.hmget(self.keys.comment(parent), "status", "thread")
+        if status != "published" or (thread is not None and parent_thread != thread):
+            return None
+        key = self.keys.replies(parent)
+        low = f"({cursor}" if cursor is not None else "-inf"
+        ids = self.client.zrangebyscore(key, low, "+inf", start=0, num=limit + 1)
+        more = len(ids) > limit
+        ids = ids[:limit]
+        return ThreadPage(
+            items=self.reply_trees(ids),
+            total=int(self.client.zcard(key)),
+            next_cursor=ids[-1] if more else None,
+        )
+
+    def reply_trees(self, top_ids: list[str]) -> list[dict[str, Any]]:
+        """These comments with their replies nested, breadth first, within a budget: at
+        most REPLIES_PER_COMMENT replies under one comment and REPLIES_PER_PAGE in all.
+
+        A comment whose replies were cut carries `reply_count` (its published replies)
+        and `replies_cursor`, to be passed to `replies_page` for the rest ("0" when none
+        are shown yet): a thread with thousands of replies costs a reader one bounded page.
+        """
+        keys = self.keys
         children: dict[str, list[str]] = {}
-        frontier = list(root_ids)
+        counts: dict[str, int] = {}
+        budget = REPLIES_PER_PAGE
+        frontier = list(top_ids)
         while frontier:
+            take = REPLIES_PER_COMMENT if budget > 0 else 0
             pipe = self.client.pipeline(transaction=False)
             for cid in frontier:
-                pipe.zrange(keys.replies(cid), 0, -1)
-            replies = pipe.execute()
-            children.update(zip(frontier, replies, strict=True))
-            frontier = [r for group in replies for r in group]
+                pipe.zcard(keys.replies(cid))
+                if take:
+                    pipe.zrange(keys.replies(cid), 0, take - 1)
+            answers = pipe.execute()
+            step = 2 if take else 1
+            next_frontier: list[str] = []
+            for i, cid in enumerate(frontier):
+                counts[cid] = int(answers[i * step])
+                shown = answers[i * step + 1][: max(budget, 0)] if take else []
+                budget -= len(shown)
+                children[cid] = shown
+                next_frontier.extend(shown)
+            frontier = next_frontier
         pipe = self.client.pipeline(transaction=False)
         all_ids = list(children)
         for cid in all_ids:
@@ -229,14 +289,26 @@ class CommentStore:
         }
 
         def tree(cid: str) -> dict[str, Any]:
-            return {**rows[cid], "replies": [tree(r) for r in children[cid]]}
+            shown = children[cid]
+            more = counts[cid] > len(shown)
+            return {
+                **rows[cid],
+                "replies": [tree(r) for r in shown],
+                "reply_count": counts[cid],
+                "replies_cursor": (shown[-1] if shown else "0") if more else None,
+            }
 
-        total = int(self.client.zcard(keys.thread_published(thread)))
-        return ThreadPage(
-            items=[tree(cid) for cid in root_ids],
-            total=total,
-            next_cursor=root_ids[-1] if more else None,
-        )
+        return [tree(cid) for cid in top_ids]
+
+
+def idempotency_digest(key: str, record: dict[str, Any]) -> str:
+    """What a submission is remembered by: the client's key and what was submitted, so a
+    retry of the same comment finds the first one, and an edited comment sent again under
+    the same key (the reader fixed a typo after an error) is a comment of its own."""
+    what = [key, record["email_hash"]] + [
+        record.get(name) for name in ("thread", "parent", "author", "url", "content")
+    ]
+    return hashlib.sha256(json.dumps(what).encode()).hexdigest()
 
 
 def padded(comment_id: int | str) -> str:

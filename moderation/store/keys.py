@@ -43,6 +43,16 @@ class Keys:
         self.status(status)
         return f"{self.base}:uncertain:{status}"
 
+    def thread_uncertainty(self, thread: str, status: str) -> str:
+        """A thread's comments of one status by distance from 0.5 (zero-padded ids)."""
+        self.status(status)
+        return f"{self._thread(thread)}:uncertain:{status}"
+
+    @property
+    def schema_version(self) -> str:
+        """The key layout this deployment's data has been migrated to."""
+        return f"{self.base}:schema-version"
+
     def thread_roots(self, thread: str) -> str:
         return f"{self._thread(thread)}:roots"
 
@@ -127,3 +137,12 @@ class Keys:
     def imported_labels(self) -> str:
         """Hash: an imported comment's source id -> fingerprint of its last logged entry."""
         return f"{self.base}:imported:labels"
+
+    @property
+    def readiness_probe(self) -> str:
+        """A short-lived key `/readyz` writes: can this deployment's Redis take writes?"""
+        return f"{self.base}:readyz"
+
+    def idempotency(self, key_digest: str) -> str:
+        """String: the comment stored for one Idempotency-Key (its digest), for a day."""
+        return f"{self.base}:idempotency:{key_digest}"

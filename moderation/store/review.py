@@ -85,10 +85,10 @@ class ReviewQueue:
     ) -> Claim:
         """Claim the next `limit` comments nobody else holds; your own claims are renewed."""
         keys = self.keys
-        if order == "uncertain" and not thread:
-            index, members = keys.uncertainty(status), "padded"
+        if order == "uncertain":
+            index = keys.thread_uncertainty(thread, status) if thread else keys.uncertainty(status)
+            members = "padded"
         elif thread:
-            # A thread's queue is small; uncertain order within it is not worth an index.
             index, members = keys.thread_status(thread, status), "ids"
         else:
             index, members = keys.status(status), "ids"
@@ -259,6 +259,8 @@ class ReviewQueue:
             keys.training_log,
             keys.decisions_on(day),
             keys.activity,
+            keys.thread_uncertainty(thread, old),
+            keys.thread_uncertainty(thread, new),
         ]
 
     # -- what happened -------------------------------------------------------------

@@ -138,6 +138,9 @@
       1000;
     this.nodes = new Map(); // comment id -> {li, card, slot, replies, data, ...}
     this.local = new Map(); // comments posted from here that the thread does not list yet
+    // Replies fetched with "Show more replies": parent id -> {items, cursor}. A thread page
+    // carries only the first few replies of each comment, however many there are.
+    this.extraReplies = new Map();
     this.items = [];
     this.total = 0;
     this.pages = 1;
@@ -390,6 +393,15 @@
     function copy(comment) {
       var node = Object.assign({}, comment, { replies: (comment.replies || []).map(copy) });
       byId.set(node.id, node);
+      var extra = self.extraReplies.get(node.id);
+      if (extra) {
+        extra.items.forEach(function (reply) {
+          if (!byId.has(reply.id)) {
+            node.replies.push(copy(reply));
+          }
+        });
+        node.replies_cursor = extra.cursor;
+      }
       return node;
     }
     var roots = this.items.map(copy);
@@ -490,8 +502,40 @@
       content: content,
       data: comment,
     };
-    entry.li.append(entry.slot, entry.replies);
+    entry.moreReplies = el("button", { type: "button", class: "mc-more mc-more--replies" });
+    entry.moreReplies.hidden = true;
+    entry.moreReplies.addEventListener("click", function () {
+      self.loadReplies(comment.id);
+    });
+    entry.li.append(entry.slot, entry.replies, entry.moreReplies);
     return entry;
+  };
+
+  Widget.prototype.loadReplies = async function (id) {
+    var entry = this.nodes.get(id);
+    if (!entry || !entry.data.replies_cursor || entry.moreReplies.disabled) {
+      return;
+    }
+    entry.moreReplies.disabled = true;
+    var url =
+      API + "/comments/" + encodeURIComponent(id) + "/replies?limit=" + PAGE_SIZE +
+      "&cursor=" + encodeURIComponent(entry.data.replies_cursor);
+    try {
+      var response = await fetch(url, { credentials: "omit" });
+      if (!response.ok) {
+        throw new Error("HTTP " + response.status);
+      }
+      var body = await response.json();
+      var extra = this.extraReplies.get(id) || { items: [] };
+      extra.items = extra.items.concat(body.items);
+      extra.cursor = body.next_cursor;
+      this.extraReplies.set(id, extra);
+      this.render();
+    } catch (error) {
+      this.say("More replies could not be loaded. Please try again in a moment.", "error");
+    } finally {
+      entry.moreReplies.disabled = false;
+    }
   };
 
   Widget.prototype.updateComment = function (entry, comment, now) {
@@ -502,6 +546,10 @@
     entry.badge.hidden = !pending;
     entry.reply.hidden = pending; // its replies could not show before it does
     entry.li.classList.toggle("mc-comment--pending", pending);
+    var hidden = (comment.reply_count || 0) - (comment.replies || []).length;
+    entry.moreReplies.hidden = !comment.replies_cursor;
+    entry.moreReplies.textContent =
+      "Show more replies" + (hidden > 0 ? " (" + hidden + ")" : "");
     if (comment.content !== entry.data.content) {
       entry.content.replaceChildren(contentNodes(comment.content));
     }
@@ -603,14 +651,17 @@
       response = await fetch(API + "/comments", {
         method: "POST",
         credentials: "omit",
-        headers: { "Content-Type": "application/json" },
+        // The same key until the comment is taken: a retry after a timeout or a 503 (the
+        // comment may have been stored) answers the first comment instead of a second one.
+        headers: { "Content-Type": "application/json", "Idempotency-Key": this.attemptKey() },
         body: JSON.stringify(body),
       });
     } catch (error) {
       this.setBusy(false);
       this.say(
-        "Your comment could not be sent: the comment service did not answer. " +
-          "Nothing you typed is lost. Please try again.",
+        "The comment service did not answer, so we cannot tell whether your comment was " +
+          "saved. Nothing you typed is lost, and sending it again is safe: it will not be " +
+          "posted twice. Please try again.",
         "error"
       );
       return;
@@ -626,6 +677,19 @@
     }
   };
 
+  Widget.prototype.attemptKey = function () {
+    if (!this.idempotencyKey) {
+      var random = new Uint8Array(16);
+      window.crypto.getRandomValues(random);
+      this.idempotencyKey = Array.prototype.map
+        .call(random, function (b) {
+          return (b + 256).toString(16).slice(1);
+        })
+        .join("");
+    }
+    return this.idempotencyKey;
+  };
+
   Widget.prototype.setBusy = function (busy) {
     this.busy = busy;
     this.submitButton.disabled = busy;
@@ -636,6 +700,7 @@
   };
 
   Widget.prototype.posted = function (comment, values) {
+    this.idempotencyKey = null; // the next comment is a new submission
     if (this.save.checked) {
       writeSaved({ author: values.author, email: values.email, url: values.url });
     }
@@ -695,8 +760,9 @@
       );
     } else if (status === 503 || status === 502 || status === 504) {
       this.say(
-        "The comment service is unavailable right now, so your comment was not saved. " +
-          "Nothing you typed is lost. Please try again" +
+        "The comment service did not answer, so we cannot tell whether your comment was " +
+          "saved. Nothing you typed is lost, and sending it again is safe: it will not be " +
+          "posted twice. Please try again" +
           (wait > 0 ? " in " + wait + (wait === 1 ? " second." : " seconds.") : " shortly."),
         "error"
       );

@@ -4,7 +4,8 @@
 --       5 thread's new status index, 6 old uncertainty index, 7 new uncertainty index,
 --       8 thread's published index, 9 thread roots or the parent's replies,
 --       10 leases, 11 lease owners, 12 audit stream, 13 training log stream,
---       14 today's decisions per moderator, 15 hourly activity
+--       14 today's decisions per moderator, 15 hourly activity,
+--       16 thread's old uncertainty index, 17 thread's new uncertainty index
 -- ARGV: 1 id, 2 the status the caller read (the keys were built for it), 3 new status,
 --       4 action, 5 owner ("token-id:name"), 6 moderator name, 7 decided at (ISO 8601),
 --       8 label for training, 9 zero-padded id, 10 the hour (epoch hours)
@@ -40,9 +41,11 @@ if old ~= ARGV[3] then
   redis.call('ZREM', KEYS[2], id)
   redis.call('ZREM', KEYS[4], id)
   redis.call('ZREM', KEYS[6], ARGV[9])
+  redis.call('ZREM', KEYS[16], ARGV[9])
   redis.call('ZADD', KEYS[3], id, id)
   redis.call('ZADD', KEYS[5], id, id)
   redis.call('ZADD', KEYS[7], distance, ARGV[9])
+  redis.call('ZADD', KEYS[17], distance, ARGV[9])
   if old == 'published' then
     redis.call('ZREM', KEYS[8], id)
     redis.call('ZREM', KEYS[9], id)
