@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from moderation.config import ConfigError, Settings
+from moderation.datadir import PRIVATE_UMASK
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Self-hosted comment moderation: serve the API, train and evaluate the spam model."""
+    # Comments, keys and models are for the service's user alone: every file any command
+    # or the service writes is 0600, every directory 0700, whatever the shell's umask.
+    # Restored afterwards for callers that run the command in their own process.
+    previous = os.umask(PRIVATE_UMASK)
+    ctx.call_on_close(lambda: os.umask(previous))
 
 
 def _settings() -> Settings:
@@ -33,11 +42,15 @@ def _settings() -> Settings:
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Run the service under gunicorn (starts an embedded Redis if REDIS_URL is unset)."""
     from moderation.logs import configure_logging
+    from moderation.redis_server import DataDirInUse
     from moderation.server import serve as run
 
     settings = _settings()
     configure_logging(settings.log_level)
-    run(settings, host=host, port=port, workers=workers, threads=threads)
+    try:
+        run(settings, host=host, port=port, workers=workers, threads=threads)
+    except DataDirInUse as err:
+        raise click.ClickException(str(err)) from None
 
 
 def _read_data(paths: tuple[str, ...]) -> list:
@@ -137,15 +150,38 @@ def evaluate(model_path: str | None, data: tuple[str, ...], as_json: bool) -> No
     click.echo(json.dumps(result) if as_json else format_report(result))
 
 
+def _open_store(settings: Settings | None = None, *, files: bool = True) -> Settings:
+    """The settings with the Redis this command uses (the running service's embedded one,
+    or one of its own until it exits, when REDIS_URL is unset), said in one line on stderr.
+
+    `files`: the command also reads the data directory's secret and model. A data
+    directory that does not exist is refused rather than created (only `serve` creates
+    one): run from elsewhere, the command would otherwise work on an empty one.
+    """
+    from moderation.datadir import MissingDataDir
+    from moderation.redis_server import DataDirInUse
+    from moderation.redis_target import open_target
+
+    try:
+        target = open_target(settings or _settings(), files=files)
+    except MissingDataDir as err:
+        raise _Refused(str(err)) from None
+    except DataDirInUse as err:
+        raise click.ClickException(str(err)) from None
+    click.get_current_context().call_on_close(target.close)
+    click.echo(f"moderation: {target.describe()}", err=True)
+    return target.settings
+
+
 def _token_store():
     """The token store of the configured Redis (the embedded one when REDIS_URL is unset)."""
-    from moderation.redis_server import EmbeddedRedis, connect
+    from moderation.redis_server import connect
     from moderation.store.keys import Keys
     from moderation.store.tokens import TokenStore
 
-    settings = _settings()
-    url = settings.redis_url or EmbeddedRedis(settings.data_dir).start().url
-    return TokenStore(connect(url, timeout=settings.redis_timeout), Keys(settings.key_prefix))
+    settings = _open_store(files=False)
+    client = connect(settings.redis_url or "", timeout=settings.redis_timeout)
+    return TokenStore(client, Keys(settings.key_prefix))
 
 
 @main.group()
@@ -231,7 +267,7 @@ def import_(file: str, fmt: str, deleted_as: str | None, publish: bool, thread_f
     except ExportError as err:
         raise _Refused(str(err)) from None
     try:
-        services = build_services(settings)
+        services = build_services(_open_store(settings))
         summary = import_export(
             export,
             store=services.comments,
@@ -249,7 +285,7 @@ def import_(file: str, fmt: str, deleted_as: str | None, publish: bool, thread_f
 def _services():
     from moderation.bootstrap import build_services
 
-    return build_services(_settings())
+    return build_services(_open_store())
 
 
 def _print_report(report: dict, as_json: bool) -> None:

@@ -38,7 +38,15 @@ class RedactingJsonFormatter(JsonFormatter):
         return redact(super().formatException(ei))
 
 
+def json_formatter() -> logging.Formatter:
+    """The one log format: a JSON object per line (the app's and gunicorn's lines alike)."""
+    return RedactingJsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
 def configure_logging(level: str = "INFO") -> None:
+    """JSON lines on stderr at `level`, for the app's loggers and anything propagating to
+    the root logger. Under `moderation serve` nothing reconfigures the root afterwards
+    (see moderation.server.JsonLogger), so the level set here is the one in force."""
     global _installed
     if _installed:
         return
@@ -47,11 +55,7 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     if not any(getattr(h, "_moderation", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(
-            RedactingJsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s", timestamp=False
-            )
-        )
+        handler.setFormatter(json_formatter())
         handler._moderation = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)

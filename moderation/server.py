@@ -2,42 +2,39 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from moderation.config import Settings
-from moderation.redis_server import EmbeddedRedis
+from moderation.logs import json_formatter
+from moderation.redis_target import open_target
 
 log = logging.getLogger(__name__)
 
-_JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-# gunicorn's own lines ("Booting worker ...") as JSON too: one log format for operators.
-LOGCONFIG = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {"()": "moderation.logs.RedactingJsonFormatter", "fmt": _JSON_FORMAT},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "stream": "ext://sys.stdout",
-        },
-        "error_console": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "stream": "ext://sys.stderr",
-        },
-    },
-    "loggers": {
-        "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
-        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
-    },
-}
+
+class JsonLogger(glogging.Logger):
+    """gunicorn's own lines as JSON on stderr, at MODERATION_LOG_LEVEL, and no access log.
+
+    Not `logconfig_dict`: gunicorn runs dictConfig with it, whose defaults reset the root
+    logger to INFO (MODERATION_LOG_LEVEL lost for every app logger) and turn the access
+    log on whatever `accesslog` says, two JSON lines per request.
+    """
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(json_formatter())
+
+    @property
+    def access_log_enabled(self) -> bool:
+        return False
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        # Requests are not logged: the app logs what matters, with emails redacted.
+        return None
 
 
 class _Gunicorn(BaseApplication):
@@ -53,17 +50,16 @@ class _Gunicorn(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self):  # noqa: ANN201 - gunicorn's hook
-        from moderation import create_app
+        from moderation.app import create_app
 
         return create_app(self.settings)
 
 
 def serve(settings: Settings, host: str, port: int, workers: int, threads: int = 1) -> None:
-    embedded = None
-    if settings.redis_url is None:
-        # Started once, here in the master, before workers fork: every worker shares it.
-        embedded = EmbeddedRedis(settings.data_dir).start()
-        settings = dataclasses.replace(settings, redis_url=embedded.url)
+    # The embedded Redis (if REDIS_URL is unset) is started once, here in the master's
+    # main thread before workers fork: every worker shares it, and it dies with the master.
+    target = open_target(settings, serve=True)
+    log.info("serving with %s", target.describe())
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -73,7 +69,8 @@ def serve(settings: Settings, host: str, port: int, workers: int, threads: int =
         # and the port only opens when the service is ready.
         "preload_app": True,
         "accesslog": None,
-        "logconfig_dict": LOGCONFIG,
+        "logger_class": JsonLogger,
+        "loglevel": settings.log_level.lower(),
         "timeout": 30,
         "graceful_timeout": 10,
         # gunicorn 24+ opens a control socket at one fixed path per user: a second service
@@ -81,7 +78,6 @@ def serve(settings: Settings, host: str, port: int, workers: int, threads: int =
         "control_socket_disable": True,
     }
     try:
-        _Gunicorn(settings, options).run()
+        _Gunicorn(target.settings, options).run()
     finally:
-        if embedded is not None:
-            embedded.stop()
+        target.close()

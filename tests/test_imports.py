@@ -502,7 +502,7 @@ def test_hostile_and_unreadable_files_exit_2_with_one_line(tmp_path, cli_env, lo
         "not xml": write(tmp_path, "notes.txt", "just some notes"),
     }
     for name, path in cases.items():
-        result = run_cli("import", str(path), "--publish", env=cli_env, timeout=60)
+        result = run_cli("import", str(path), "--publish", env=cli_env)
         assert result.returncode == 2, (name, result.stdout, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1, (name, result.stderr)
         assert (
@@ -515,6 +515,7 @@ def test_import_into_the_embedded_redis(tmp_path, model_path):
     """Without REDIS_URL the command starts the embedded Redis, as the service does, and
     what it imports is still there for the next run."""
     data = tmp_path / "data"
+    data.mkdir()  # only `serve` creates a data directory; commands refuse a missing one
     env = {
         "REDIS_URL": "",
         "MODERATION_DATA_DIR": str(data),

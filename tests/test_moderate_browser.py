@@ -439,7 +439,7 @@ def test_reader_comment_moderated_and_published_end_to_end(
     expect(page.locator("#announce")).to_have_text(f"Approved #{cid}")
 
     # The reader's page refreshes by itself; the visitor's shows it after a reload.
-    expect(mine).not_to_have_class(re.compile("mc-comment--pending"), timeout=10_000)
+    expect(mine).not_to_have_class(re.compile("mc-comment--pending"), timeout=120_000)
     expect(mine).to_contain_text("Here are the numbers.")
     visitor.reload()
     expect(visitor.locator(f"#comment-{cid}")).to_contain_text("Here are the numbers.")

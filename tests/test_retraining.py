@@ -218,7 +218,7 @@ def test_decisions_teach_a_new_kind_of_spam_and_rollback_undoes_it(settings, ser
         labels = services.training_log.labeled_examples()
         assert sum(ex.label for ex in labels) == len(labels) == ROUNDS * len(NEW_SPAM)
 
-        result = run_cli("retrain", "--json", env=cli_env(settings), timeout=300)
+        result = run_cli("retrain", "--json", env=cli_env(settings))
         assert result.returncode == 0, result.stderr
         report = json.loads(result.stdout.strip().splitlines()[-1])
         assert report["promoted"] is True, report["reasons"]

@@ -88,3 +88,22 @@ def test_help_lists_every_command():
     assert "serve" in result.stdout
     result = run_cli("serve", "--help")
     assert "--workers" in result.stdout and "--port" in result.stdout and "--host" in result.stdout
+
+
+def test_the_log_level_holds_under_serve_and_requests_are_not_logged(tmp_path, model_path):
+    from tests.test_embedded_redis import Service
+
+    service = Service(
+        tmp_path, tmp_path / "var", model_path, workers=2, MODERATION_LOG_LEVEL="WARNING"
+    ).wait_healthy()
+    try:
+        for _ in range(5):
+            assert requests.get(service.base + "/healthz", timeout=10).status_code == 200
+        assert requests.post(service.base + "/api/v1/comments", json=comment(), timeout=10).ok
+    finally:
+        service.stop()
+    entries = [json.loads(line) for line in service.lines()]  # every line is JSON
+    # The development key's warning shows the logs do reach the output at this level.
+    assert any("MODERATION_SECRET_KEY is not set" in e["message"] for e in entries), entries
+    assert [e for e in entries if e["levelname"] in ("DEBUG", "INFO")] == []
+    assert [e for e in entries if "/healthz" in e["message"] or "/api/v1" in e["message"]] == []
