@@ -141,14 +141,20 @@ def _read_jsonl(path: Path, bad: list[BadRow]) -> Iterator[Example]:
 
 
 def read_examples(paths: Iterable[str | Path], bad: list[BadRow] | None = None) -> list[Example]:
-    """Read labeled examples from every file; bad rows go to `bad` (and the log)."""
-    bad = [] if bad is None else bad
+    """Read labeled examples from every file.
+
+    Bad rows go to `bad` when the caller passes a list, and reporting them is then the
+    caller's job (`moderation train` prints each one); otherwise each is logged as a
+    warning. Never both: the operator would read every bad row twice.
+    """
+    collected: list[BadRow] = [] if bad is None else bad
     examples: list[Example] = []
     for raw in paths:
         path = Path(raw)
-        start = len(bad)
+        start = len(collected)
         reader = _read_jsonl if path.suffix.lower() in {".jsonl", ".ndjson"} else _read_csv
-        examples.extend(reader(path, bad))
-        for row in bad[start:]:
-            log.warning("skipped bad row %s", row)
+        examples.extend(reader(path, collected))
+        if bad is None:
+            for row in collected[start:]:
+                log.warning("skipped bad row %s", row)
     return examples

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,6 @@ from sklearn.metrics import (
     brier_score_loss,
     confusion_matrix,
     f1_score,
-    matthews_corrcoef,
     precision_score,
     recall_score,
     roc_auc_score,
@@ -50,6 +50,18 @@ def _rate(mask: np.ndarray) -> float:
     return round(float(mask.mean()), 4) if len(mask) else 0.0
 
 
+def _mcc(matrix: np.ndarray) -> float:
+    """Matthews correlation from the 2x2 confusion matrix, 0 when undefined.
+
+    sklearn's matthews_corrcoef gives the same number but builds its own confusion matrix
+    without `labels`, and warns on data with one class (an evaluation file of only ham),
+    which `moderation evaluate` would show the operator as a raw library warning.
+    """
+    (tn, fp), (fn, tp) = matrix.astype(float)
+    denominator = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    return (tp * tn - fp * fn) / denominator if denominator else 0.0
+
+
 def metrics(
     labels: Sequence[int] | np.ndarray,
     scores: Sequence[float] | np.ndarray,
@@ -63,6 +75,7 @@ def metrics(
     ham = y == 0
     spam = y == 1
     both_classes = ham.any() and spam.any()
+    matrix = confusion_matrix(y, predicted, labels=[0, 1])
     return {
         "n": int(len(y)),
         "spam": int(spam.sum()),
@@ -70,11 +83,11 @@ def metrics(
         "precision": round(float(precision_score(y, predicted, zero_division=0)), 4),
         "recall": round(float(recall_score(y, predicted, zero_division=0)), 4),
         "f1": round(float(f1_score(y, predicted, zero_division=0)), 4),
-        "mcc": round(float(matthews_corrcoef(y, predicted)), 4),
+        "mcc": round(_mcc(matrix), 4),
         "roc_auc": round(float(roc_auc_score(y, p)), 4) if both_classes else None,
         "accuracy": round(float(accuracy_score(y, predicted)), 4),
         "brier": round(float(brier_score_loss(y, p)), 4) if both_classes else None,
-        "confusion_matrix": confusion_matrix(y, predicted, labels=[0, 1]).tolist(),
+        "confusion_matrix": matrix.tolist(),
         "thresholds": {"publish_below": publish_below, "spam_above": spam_above},
         # The costly mistake: a reader's comment thrown into the spam folder.
         "ham_marked_spam_rate": round(float((p[ham] >= spam_above).mean()), 4)

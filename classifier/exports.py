@@ -19,6 +19,20 @@ Decisions:
   also deleted is still spam), otherwise isDeleted, otherwise approved.
 - A comment without text once its HTML is stripped (Disqus empties deleted posts) or
   without a usable date is skipped and counted, not fatal.
+
+Limits, because one hostile file must not exhaust the machine (a 306 KB `.gz` can hold a
+300 MB comment):
+- At most `max_bytes` of XML are read, counted after decompression (MAX_EXPORT_BYTES,
+  200 MB, by default): the file is read through a bounded stream, and the first byte
+  over the limit refuses the whole file with ExportError, before anything is imported.
+  What the parser holds at once is bounded by the limit too.
+- A comment whose text is longer than `max_comment_chars` (MAX_COMMENT_CHARS, 10,000,
+  the service's default MODERATION_MAX_CONTENT_LENGTH) is skipped and counted, like
+  other comments the service could not have taken: it is one bad comment, not a bad
+  file. Markup more than MARKUP_FACTOR times that long is judged too long without
+  converting it, so a huge comment costs no copies of itself.
+- Names, addresses, IPs and links are cut to MAX_FIELD_CHARS before they are cleaned:
+  none is that long, and a hostile one would otherwise be copied and stored whole.
 """
 
 from __future__ import annotations
@@ -68,9 +82,42 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"[ \t\xa0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
+MAX_EXPORT_BYTES = 200_000_000
+MAX_COMMENT_CHARS = 10_000
+MARKUP_FACTOR = 20
+MAX_FIELD_CHARS = 2_000
+
 
 class ExportError(ValueError):
     """The file cannot be read as a comment export (unreadable, malformed or hostile)."""
+
+
+def _amount(size: int) -> str:
+    return f"{size // 1_000_000} MB" if size % 1_000_000 == 0 else f"{size:,} bytes"
+
+
+class _BoundedReader:
+    """A binary stream that refuses to give more than `limit` bytes in all.
+
+    iterparse reads 16 KiB at a time, so no more than the limit (and one chunk) ever
+    reaches the parser, however well the file compresses.
+    """
+
+    def __init__(self, source: IO[bytes], limit: int, path: Path, gzipped: bool) -> None:
+        self._source, self._limit, self._path, self._gzipped = source, limit, path, gzipped
+        self._read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        room = self._limit - self._read + 1  # one byte more than allowed tells it is over
+        data = self._source.read(room if size < 0 else min(size, room))
+        self._read += len(data)
+        if self._read > self._limit:
+            what = "of XML once decompressed" if self._gzipped else "of XML"
+            raise ExportError(
+                f"refused {self._path}: it holds more than {_amount(self._limit)} {what}, "
+                "the import limit"
+            )
+        return data
 
 
 @dataclass(frozen=True)
@@ -149,7 +196,8 @@ def html_to_text(markup: str) -> str:
 
 
 def _one_line(value: str | None) -> str:
-    return _SPACES.sub(" ", _CONTROL.sub("", (value or "").replace("\n", " "))).strip()
+    value = (value or "")[:MAX_FIELD_CHARS]
+    return _SPACES.sub(" ", _CONTROL.sub("", value.replace("\n", " "))).strip()
 
 
 def _text(elem: Element | None) -> str:
@@ -201,7 +249,15 @@ class ExportReader:
     well-formed, hostile, or not an export of the requested format.
     """
 
-    def __init__(self, path: str | Path, fmt: str = "auto", *, thread_from: str = "path") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        fmt: str = "auto",
+        *,
+        thread_from: str = "path",
+        max_bytes: int | None = None,
+        max_comment_chars: int | None = None,
+    ) -> None:
         if fmt not in ("auto", *FORMATS):
             raise ValueError(f"format must be auto, wxr or disqus, got {fmt!r}")
         if thread_from not in THREAD_FROM:
@@ -209,6 +265,12 @@ class ExportReader:
         self.path = Path(path)
         self.requested = fmt
         self.thread_from = thread_from
+        # The module's limits are read here, not bound as defaults, so that they stay
+        # adjustable in one place (tests lower them to stay fast).
+        self.max_bytes = MAX_EXPORT_BYTES if max_bytes is None else max_bytes
+        self.max_comment_chars = (
+            MAX_COMMENT_CHARS if max_comment_chars is None else max_comment_chars
+        )
         self.format: str | None = None
         self.skipped: Counter[str] = Counter()
 
@@ -222,7 +284,8 @@ class ExportReader:
                 gzipped = raw.peek(2)[:2] == b"\x1f\x8b"
             except OSError as err:
                 raise ExportError(f"cannot read {self.path}: {err.strerror or err}") from None
-            source: IO[bytes] = gzip.GzipFile(fileobj=raw) if gzipped else raw
+            stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if gzipped else raw
+            source = _BoundedReader(stream, self.max_bytes, self.path, gzipped)
             events = self._events(source)
             namespaces, root = self._root(events)
             self.format = self._detect(root, namespaces)
@@ -236,7 +299,7 @@ class ExportReader:
             else:
                 yield from self._disqus(events, root)
 
-    def _events(self, source: IO[bytes]) -> Iterator[tuple[str, Any]]:
+    def _events(self, source: _BoundedReader) -> Iterator[tuple[str, Any]]:
         try:
             yield from iterparse(source, events=("start-ns", "start", "end"))
         except DefusedXmlException as err:
@@ -290,6 +353,22 @@ class ExportReader:
                     yield elem
                     stack[-1].remove(elem)
 
+    def _comment_text(self, markup: str) -> str:
+        """The comment's plain text, or "" (counted as skipped) when there is none or it
+        is longer than the service takes."""
+        limit = self.max_comment_chars
+        too_long = f"longer than {limit:,} characters"
+        if len(markup) > MARKUP_FACTOR * limit:
+            self.skipped[too_long] += 1
+            return ""
+        content = html_to_text(markup)
+        if not content:
+            self.skipped["empty text"] += 1
+        elif len(content) > limit:
+            self.skipped[too_long] += 1
+            return ""
+        return content
+
     def _wxr(
         self, events: Iterator[tuple[str, Any]], root: Element, wp: str
     ) -> Iterator[ExportedComment]:
@@ -319,9 +398,8 @@ class ExportReader:
         if created is None:
             self.skipped["no valid date"] += 1
             return None
-        content = html_to_text(get("comment_content"))
+        content = self._comment_text(get("comment_content"))
         if not content:
-            self.skipped["empty text"] += 1
             return None
         parent = get("comment_parent").strip()
         return ExportedComment(
@@ -378,9 +456,8 @@ class ExportReader:
         if created is None:
             self.skipped["no valid date"] += 1
             return None
-        content = html_to_text(_text(elem.find(f"{d}message")))
+        content = self._comment_text(_text(elem.find(f"{d}message")))
         if not content:
-            self.skipped["empty text"] += 1
             return None
         if _is_true(elem.find(f"{d}isSpam")):
             outcome = "spam"
@@ -405,9 +482,23 @@ class ExportReader:
         }
 
 
-def read_export(path: str | Path, fmt: str = "auto", *, thread_from: str = "path") -> Export:
+def read_export(
+    path: str | Path,
+    fmt: str = "auto",
+    *,
+    thread_from: str = "path",
+    max_bytes: int | None = None,
+    max_comment_chars: int | None = None,
+) -> Export:
     """Every comment of the file, parsed to the end before anything is returned, so a file
-    broken near its end is refused as a whole."""
-    reader = ExportReader(path, fmt, thread_from=thread_from)
+    broken near its end (or over `max_bytes`) is refused as a whole. The limits default
+    to MAX_EXPORT_BYTES and MAX_COMMENT_CHARS (see the module's docstring)."""
+    reader = ExportReader(
+        path,
+        fmt,
+        thread_from=thread_from,
+        max_bytes=max_bytes,
+        max_comment_chars=max_comment_chars,
+    )
     comments = list(reader)
     return Export(format=reader.format or fmt, comments=comments, skipped=reader.skipped)

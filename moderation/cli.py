@@ -263,7 +263,9 @@ def import_(file: str, fmt: str, deleted_as: str | None, publish: bool, thread_f
     settings = _settings()
     # The whole file is read before anything is written: a broken file changes nothing.
     try:
-        export = read_export(file, fmt, thread_from=thread_from)
+        export = read_export(
+            file, fmt, thread_from=thread_from, max_comment_chars=settings.max_content_length
+        )
     except ExportError as err:
         raise _Refused(str(err)) from None
     try:

@@ -20,6 +20,12 @@ Decisions:
 - A commenter without an email address gets an identity of their own per comment
   (nothing links anonymous comments to each other); the address itself is never stored
   unencrypted and never published.
+- Size: the export arrives through classifier.exports.read_export, which reads at most
+  MAX_EXPORT_BYTES (200 MB) of XML after decompression and refuses a larger file with
+  ExportError (`moderation import` exits 2, one line, before anything is written), and
+  skips and counts a comment longer than the service's content limit (MAX_COMMENT_CHARS,
+  10,000 characters): one hostile comment costs neither the machine's memory nor the
+  rest of the history.
 """
 
 from __future__ import annotations

@@ -559,3 +559,80 @@ def test_a_parent_cycle_still_publishes_every_comment(tmp_path, services, client
     assert page["total"] == 3
     shape = sorted((i["author"], [r["author"] for r in i["replies"]]) for i in page["items"])
     assert shape in ([("Ann", ["Bob"]), ("Cy", [])], [("Bob", ["Ann"]), ("Cy", [])])
+
+
+# --- limits ----------------------------------------------------------------------------
+
+
+def wxr_with(*comments: str) -> str:
+    """A WordPress export of one post holding these comments."""
+    return wxr().split("<item>")[0] + (
+        f"<item><link>https://blog.example.org/big/</link>{''.join(comments)}</item>"
+        "</channel></rss>"
+    )
+
+
+def gzip_bomb(path, zeros: int):
+    """A gzipped export whose one comment is `zeros` bytes of "0": megabytes once
+    decompressed, kilobytes on disk. Written in chunks, so the test never holds it."""
+    head, tail = wxr_with(wp_comment(1, "1", "@@BOMB@@")).split("@@BOMB@@")
+    chunk = b"0" * (1 << 20)
+    with gzip.open(path, "wb") as fh:
+        fh.write(head.encode())
+        for _ in range(zeros // len(chunk)):
+            fh.write(chunk)
+        fh.write(tail.encode())
+    return path
+
+
+def test_a_gzip_bomb_is_refused_with_exit_2_and_writes_nothing(
+    tmp_path, cli_env, services, monkeypatch
+):
+    from click.testing import CliRunner
+
+    from classifier import exports
+    from moderation.cli import main
+    from tests.conftest import stored_keys
+
+    bomb = gzip_bomb(tmp_path / "bomb.xml.gz", 50 * (1 << 20))
+    assert bomb.stat().st_size < 200_000, "50 MB of XML in a small file"
+    # In process, so the limit can be lowered: the real one (200 MB) would make the test
+    # decompress 200 MB to prove the point.
+    monkeypatch.setattr(exports, "MAX_EXPORT_BYTES", 1_000_000)
+    result = CliRunner().invoke(main, ["import", str(bomb), "--publish"], env=cli_env)
+
+    refused = f"refused {bomb}: it holds more than 1 MB of XML once decompressed, the import limit"
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [f"Error: {refused}"]
+    assert stored_keys(services) == [], "a refused file writes nothing"
+
+
+def test_the_byte_limit_counts_plain_files_too(tmp_path):
+    path = write(tmp_path, "site.xml", wxr())
+    size = len(path.read_bytes())
+    assert len(read_export(path, max_bytes=size).comments) == 7
+    with pytest.raises(ExportError, match=f"more than {size - 1:,} bytes of XML, the import"):
+        read_export(path, max_bytes=size - 1)
+
+
+def test_over_long_comments_and_fields_are_skipped_and_counted(tmp_path, cli_env, log):
+    """Longer than the service's content limit (10,000 characters): the comment could never
+    have been posted here, so it is left out and reported; the rest of the file imports."""
+    path = write(
+        tmp_path,
+        "big.xml",
+        wxr_with(
+            wp_comment(1, "1", "x" * 10_001),  # just over, once its text is known
+            wp_comment(2, "spam", "<b>" + "0" * 1_000_000 + "</b>"),  # over without a look
+            wp_comment(3, "1", "y" * 10_000 + "<p></p>"),  # exactly the limit: kept
+            wp_comment(4, "1", "A fine comment.", author="Z" * 100_000),
+        ),
+    )
+    result = run_cli("import", str(path), env=cli_env)
+
+    assert result.returncode == 0, result.stderr
+    assert "skipped 2: 2 longer than 10,000 characters" in result.stdout
+    assert labels_by_source(log) == {"wxr:3": "ham", "wxr:4": "ham"}
+    entries = {e.source_id: e for _, e in log.entries()}
+    assert len(entries["wxr:3"].content) == 10_000
+    assert len(entries["wxr:4"].author) == 2_000, "cut before it is cleaned and stored"

@@ -128,3 +128,60 @@ def test_service_refuses_a_foreign_model_file(settings, model_path, tmp_path):
     with pytest.raises(UntrustedModelError, match="not allowed"):
         create_app(replace(settings, model_path=bad))
     assert bad.exists(), "the operator's file is left alone for inspection"
+
+
+def _balanced(examples, per_class: int = 20):
+    spam = [ex for ex in examples if ex.label == 1][:per_class]
+    ham = [ex for ex in examples if ex.label == 0][:per_class]
+    return spam + ham
+
+
+def test_train_on_label_text_csv_and_jsonl_without_author(tmp_path, split):
+    """The README's `label,text` format and JSON Lines without `author` carry no identity:
+    the identity branch must still train, and the lean scorer still match the pipeline."""
+    import csv
+
+    examples = _balanced(split[0])
+    labels_csv = tmp_path / "labels.csv"
+    with labels_csv.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["label", "text"])
+        writer.writerows(("spam" if ex.label else "ham", ex.content) for ex in examples)
+    no_author = tmp_path / "no-author.jsonl"
+    no_author.write_text(
+        "".join(json.dumps({"content": ex.content, "label": ex.label}) + "\n" for ex in examples)
+    )
+    records = [
+        {"content": "Buy cheap followers at http://followers.example now", "author": "", "url": ""},
+        {"content": "Thanks, the second chart cleared it up.", "author": "Ann", "url": ""},
+        {"content": "ok", "author": "A", "url": "https://a.example/shop"},
+    ]
+    for data in (labels_csv, no_author):
+        out = tmp_path / f"{data.stem}.skops"
+        trained = run_cli("train", "--data", str(data), "--out", str(out))
+        assert trained.returncode == 0, trained.stderr
+        assert "empty vocabulary" not in trained.stderr and str(out) in trained.stdout
+        model = load_model(out)
+        assert model.metadata["training_data"]["size"] == len(examples)
+        batch = model.score_many(records)
+        assert all(0.0 <= s <= 1.0 for s in batch)
+        assert [model.score(r) for r in records] == pytest.approx(list(batch), abs=1e-9)
+
+
+def test_evaluate_reports_each_bad_row_once_and_no_library_warning(tmp_path, model_path):
+    data = tmp_path / "ham-only.jsonl"  # one class: sklearn would warn about its metrics
+    data.write_text(
+        json.dumps({"content": "Good point about the budget, thanks.", "label": "ham"})
+        + "\nthis line is not json\n"
+        + json.dumps({"content": "Which figure is right?", "label": "ham"})
+        + "\n"
+        + json.dumps({"content": "x", "label": "eggs"})
+        + "\n"
+    )
+    result = run_cli("evaluate", "--model", str(model_path), "--data", str(data))
+    assert result.returncode == 0, result.stderr
+    assert "on 2 comments (0 spam, 2 ham)" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"skipped {data}:2: Expecting value: line 1 column 1 (char 0)",
+        f"skipped {data}:4: label must be spam/ham or 1/0, got 'eggs'",
+    ]
