@@ -4,6 +4,10 @@ The estimator is a calibrated linear model over word n-grams, character n-grams,
 author/website identity and a few metadata features. Calibration matters: the routing
 policy reads the score as a probability ("publish below 0.35").
 
+Every text branch reads the text through classifier.normalize.feature_text (letter variants,
+digits, diacritics, ZWNJ and bidi marks folded), so the many ways Persian and Arabic readers
+type one word meet in one feature; the word tokens keep a ZWNJ inside a word.
+
 The metadata branch keeps only payload signals (links, contact details, money, length):
 the earlier style features (exclamation marks, capitals, author name shape, "has a
 website") learned the seed corpus's writing style rather than spam and transferred badly
@@ -30,6 +34,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from classifier.data import Example
 from classifier.features import CommentMetadata, content_text, identity_text
+from classifier.normalize import WORD_TOKEN_PATTERN, feature_text
 from classifier.scorer import LeanScorer
 
 Record = Mapping[str, str]
@@ -37,6 +42,11 @@ Reasons = list[tuple[str, float]]
 
 
 def _text_branch(select: Callable[[Sequence[Record]], list[str]], **tfidf: Any) -> Pipeline:
+    # The preprocessor, not the select step, folds the text: the lean scorer gets it with
+    # the vectorizer's analyzer, and a model file needs one more trusted function, not two.
+    tfidf.setdefault("preprocessor", feature_text)
+    if tfidf.get("analyzer", "word") == "word":
+        tfidf.setdefault("token_pattern", WORD_TOKEN_PATTERN)
     return Pipeline([("select", FunctionTransformer(select)), ("tfidf", TfidfVectorizer(**tfidf))])
 
 

@@ -26,6 +26,7 @@ TRUSTED_TYPES = frozenset(
         "classifier.features.CommentMetadata",
         "classifier.features.content_text",
         "classifier.features.identity_text",
+        "classifier.normalize.feature_text",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
     }

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from classifier.features import count_links
+from classifier.normalize import ZWNJ, normalize
 from moderation.formstamp import stamp_age
 
 
@@ -67,24 +68,42 @@ def _too_fast(
     return None
 
 
+# Both sides are folded with classifier.normalize first: an entry typed with Arabic ي/ك
+# matches Persian ی/ک text, digits match in any script, tatweel, diacritics and invisible
+# marks cannot hide a word. A ZWNJ is part of a word, not an edge: "روزرسانی" is not a
+# word of "به‌روزرسانی" (normalize keeps a ZWNJ only between two word characters).
+_BEFORE = r"(?<![\w\u200c])"
+_AFTER = r"(?![\w\u200c])"
+# A ZWNJ inside an entry also matches its usual stand-ins: nothing, or a space
+# ("می‌خواهم", "میخواهم", "می خواهم"). An entry without one matches only without one.
+_ZWNJ_IN_ENTRY = r"(?:\u200c|\s+)?"
+_NEVER = re.compile(r"(?!)")
+
+
+def _entry_pattern(word: str) -> re.Pattern[str]:
+    parts = normalize(word).split()
+    if not parts:
+        return _NEVER  # nothing left after folding (a lone tatweel, a bidi mark)
+    body = r"\s+".join(
+        _ZWNJ_IN_ENTRY.join(re.escape(piece) for piece in part.split(ZWNJ)) for part in parts
+    )
+    return re.compile(_BEFORE + body + _AFTER, re.IGNORECASE)
+
+
 @lru_cache(maxsize=8)
 def _word_patterns(word_list: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
-    # Whole words: no letter, digit or underscore right before or after ("ass" spares "class").
-    # One pattern per entry, so overlapping entries ("free", "free money") are all reported.
-    return tuple(
-        re.compile(
-            r"(?<!\w)" + r"\s+".join(re.escape(part) for part in word.split()) + r"(?!\w)",
-            re.IGNORECASE,
-        )
-        for word in word_list
-    )
+    # Whole words: no letter, digit, underscore or ZWNJ right before or after ("ass" spares
+    # "class"). One pattern per entry, so overlapping entries ("free", "free money") are all
+    # reported.
+    return tuple(_entry_pattern(word) for word in word_list)
 
 
 def matching_words(texts: list[str], word_list: tuple[str, ...]) -> list[str]:
-    """The entries of `word_list` found in any of `texts`, in list order."""
+    """The entries of `word_list` found in any of `texts`, in list order, as listed."""
     patterns = _word_patterns(word_list)
+    folded = [normalize(text) for text in texts]
     return [
         word
         for word, pattern in zip(word_list, patterns, strict=True)
-        if any(pattern.search(text) for text in texts)
+        if any(pattern.search(text) for text in folded)
     ]
