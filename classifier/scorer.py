@@ -68,21 +68,46 @@ class _TextBranch:
         return [(term, value / norm * coef) for term, value, coef in values]
 
 
-@dataclass(frozen=True)
+# Metadata features every comment has: explained relative to their mean, not to zero.
+_CENTRED_META = frozenset({"log_length"})
+
+
+@dataclass
 class _MetaBranch:
+    """The scaled metadata features. A reason must be something the comment has: a
+    feature is explained by how far its value is from zero ("no phone number" explains
+    nothing), and the scaler's centring of such features goes into a constant baseline.
+    Only the length, which every comment has, is explained relative to the mean."""
+
     means: list[float]
     scales: list[float]
     coefs: list[float]
 
+    def __post_init__(self) -> None:
+        self._centred = [name in _CENTRED_META for name in CommentMetadata.names]
+        self.baseline = sum(
+            -m / s * c
+            for centred, m, s, c in zip(
+                self._centred, self.means, self.scales, self.coefs, strict=True
+            )
+            if not centred
+        )
+
     def decision(self, record: Record) -> float:
-        return sum(value for _, value in self.contributions(record))
+        return self.baseline + sum(value for _, value in self.contributions(record))
 
     def contributions(self, record: Record) -> list[tuple[str, float]]:
         row = CommentMetadata.row(record)
         return [
-            (name, (x - m) / s * c)
-            for name, x, m, s, c in zip(
-                CommentMetadata.names, row, self.means, self.scales, self.coefs, strict=True
+            (name, ((x - m) if centred else x) / s * c)
+            for name, centred, x, m, s, c in zip(
+                CommentMetadata.names,
+                self._centred,
+                row,
+                self.means,
+                self.scales,
+                self.coefs,
+                strict=True,
             )
         ]
 
@@ -132,6 +157,11 @@ class LeanScorer:
         if offset != len(coef):
             raise ValueError("the pipeline's features do not line up with its coefficients")
 
+    def _baseline(self) -> float:
+        return self._intercept + sum(
+            branch.baseline for branch in self._branches if isinstance(branch, _MetaBranch)
+        )
+
     def _contributions(self, record: Record) -> list[tuple[str, str, float]]:
         return [
             (branch.name if isinstance(branch, _TextBranch) else "meta", term, value)
@@ -153,7 +183,7 @@ class LeanScorer:
 
     def score_and_explain(self, record: Record, top: int = 5) -> tuple[float, Reasons]:
         contributions = self._contributions(record)
-        decision = self._intercept + sum(c[2] for c in contributions)
+        decision = self._baseline() + sum(c[2] for c in contributions)
         strongest = heapq.nlargest(top, contributions, key=lambda c: abs(c[2]))
         reasons = [(f"{branch}:{term}", round(v, 4)) for branch, term, v in strongest if v != 0.0]
         return self._probability(decision), reasons

@@ -114,3 +114,21 @@ def test_seed_corpus_is_varied_and_balanced():
     assert len(corpus) >= 1500
     assert 0.3 < spam / len(corpus) < 0.6
     assert len({ex.content for ex in corpus}) == len(corpus), "no duplicate comments"
+
+
+def test_reasons_name_only_what_a_comment_has(model):
+    # "phone number" (pushing towards fine) was a reason on every comment without one: the
+    # scaler centres the feature, so its absence had a weight. Absent features explain nothing.
+    plain = {
+        "content": "The council minutes say 3.2%, not 4%. Which figure is right?",
+        "author": "Maria Keller",
+        "url": "",
+    }
+    score, reasons = model.score_and_explain(plain, top=50)
+    names = {name for name, _ in reasons}
+    assert not names & {f"meta:{n}" for n in ("phone_number", "email_in_text", "money", "links")}
+    with_phone = {**plain, "content": "Call our helpline now: +1 (800) 555-0199 for refunds."}
+    _, reasons = model.score_and_explain(with_phone, top=50)
+    assert "meta:phone_number" in {name for name, _ in reasons}
+    # The explanation moved, the score did not.
+    assert score == pytest.approx(model.score(plain), abs=1e-12)
