@@ -7,7 +7,7 @@ from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
-from moderation import errors
+from moderation import errors, i18n
 from moderation.bootstrap import Services, build_services
 from moderation.config import Settings
 from moderation.logs import configure_logging
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
 
     errors.init_app(app)
+    i18n.init_app(app, settings)
     api = _Api(app)
     from moderation.api import admin as admin_api
     from moderation.api import health, public

@@ -85,6 +85,8 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     min_fill_seconds: float = 3.0
     word_list: tuple[str, ...] = ()
+    # The language of pages whose reader asks for none we have (see moderation/i18n.py).
+    default_language: str = "en"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -116,6 +118,7 @@ class Settings:
             allowed_origins=_origins(env, "MODERATION_ALLOWED_ORIGINS"),
             min_fill_seconds=_float(env, "MODERATION_MIN_FILL_SECONDS", cls.min_fill_seconds),
             word_list=_words(env, "MODERATION_WORD_LIST"),
+            default_language=(env.get("MODERATION_DEFAULT_LANGUAGE") or "en").strip(),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

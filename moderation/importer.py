@@ -30,7 +30,6 @@ Decisions:
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,11 +39,10 @@ import redis
 from classifier.exports import OUTCOMES, Export, ExportedComment
 from classifier.model import SpamModel
 from moderation.privacy import EmailVault
-from moderation.schemas import URL_PATTERN
 from moderation.store.comments import CommentStore, ParentError
 from moderation.store.training_log import CHUNK, TrainingEntry, TrainingLog
+from moderation.websites import is_website
 
-_URL = re.compile(URL_PATTERN)
 # The same limits the public API enforces on what a commenter sends.
 MAX_AUTHOR, MAX_URL = 245, 200
 
@@ -195,7 +193,7 @@ class _Publisher:
         self, comment: ExportedComment, comment_id: int, parent: int | None
     ) -> dict[str, Any]:
         email = comment.email
-        url = comment.url if len(comment.url) <= MAX_URL and _URL.match(comment.url) else None
+        url = comment.url if len(comment.url) <= MAX_URL and is_website(comment.url) else None
         record: dict[str, Any] = {
             "id": comment_id,
             "thread": comment.thread,

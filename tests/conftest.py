@@ -299,13 +299,16 @@ def _host_page_app(environ, start_response):
         return [b"not found"]
     query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
     refresh = f' data-refresh-seconds="{escape(query["refresh"])}"' if "refresh" in query else ""
+    # ?lang= is the page's own language; ?data_lang= asks the widget for one of its own.
+    refresh += f' data-lang="{escape(query["data_lang"])}"' if "data_lang" in query else ""
     # The snippet exactly as the README gives it (plus the optional refresh attribute).
     snippet = (
         f'<div id="comments" data-thread="{escape(query["thread"])}"{refresh}></div>'
         f'<script src="{escape(query["service"])}/embed.js" async></script>'
     )
     page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{escape(query.get("lang", "en"))}">'
+        '<head><meta charset="utf-8">'
         "<title>City budget: what changed</title>"
         f"<style>{query.get('css', '')}</style></head><body>"
         "<article><h1>City budget: what changed</h1>"

@@ -150,7 +150,7 @@ class Comments(MethodView):
                 "application/json": {"schema": "CommentIn"},
                 "application/x-www-form-urlencoded": {"schema": "CommentForm"},
             },
-        }
+        },
     )
     @blp.response(201, CommentOut)
     @blp.alt_response(400, schema=ErrorOut, description="Malformed JSON")

@@ -1,9 +1,20 @@
-"""Comment dates for people: "3 minutes ago", with the exact time alongside (as the widget does)."""
+"""Comment dates for people: "3 minutes ago", with the exact time alongside (as the widget does),
+in the reader's language and digits.
+
+Babel only has the Gregorian calendar: a Persian reader gets Gregorian months in Persian with
+Persian digits here, where the widget (Intl) gives the Solar Hijri calendar.
+"""
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+
+from babel import Locale
+from babel.dates import format_date, format_time, get_relative_name
+from flask_babel import gettext as _
+
+from moderation.i18n import localise_digits, number
 
 # (unit, seconds per unit, used below this many seconds ago): the widget's own steps.
 _STEPS = (
@@ -13,8 +24,6 @@ _STEPS = (
     ("month", 86400 * 30, 86400 * 365),
     ("year", 86400 * 365, math.inf),
 )
-# What Intl.RelativeTimeFormat("en", {numeric: "auto"}) says for exactly one unit ago.
-_ONE_AGO = {"day": "yesterday", "month": "last month", "year": "last year"}
 
 
 def parse_time(iso: str) -> datetime | None:
@@ -25,19 +34,34 @@ def parse_time(iso: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def relative_time(moment: datetime, now: datetime | None = None) -> str:
+def _ago(unit: str, count: int, locale: Locale) -> str:
+    # What Intl.RelativeTimeFormat(lang, {numeric: "auto"}) says: a word where CLDR has one
+    # ("yesterday", Persian "پریروز" for two days ago), else the past pattern for the count.
+    named = get_relative_name(unit, -count, locale=locale)
+    if named:
+        return named
+    # The CLDR patterns format_timedelta uses; Babel has no public way to fix the unit.
+    patterns = locale._data["date_fields"][unit]["past"]
+    pattern = patterns.get(locale.plural_form(count)) or patterns["other"]
+    return pattern.replace("{0}", number(count, locale))
+
+
+def relative_time(moment: datetime, locale: Locale, now: datetime | None = None) -> str:
     ago = max(0.0, ((now or datetime.now(UTC)) - moment).total_seconds())
     if ago < 45:
-        return "just now"
+        return _("just now")
     for unit, size, below in _STEPS:
         if ago < below:
-            count = max(1, math.floor(ago / size + 0.5))
-            if count == 1:
-                return _ONE_AGO.get(unit, f"1 {unit} ago")
-            return f"{count} {unit}s ago"
+            return _ago(unit, max(1, math.floor(ago / size + 0.5)), locale)
     return ""  # unreachable: the last step has no upper bound
 
 
-def exact_time(moment: datetime) -> str:
+def exact_time(moment: datetime, locale: Locale) -> str:
     utc = moment.astimezone(UTC)
-    return f"{utc:%B} {utc.day}, {utc.year} at {utc:%H:%M} UTC"
+    # TRANSLATORS: a comment's exact time, e.g. "March 20, 2026 at 14:05 UTC".
+    text = _(
+        "%(date)s at %(time)s",
+        date=format_date(utc, "long", locale=locale),
+        time=format_time(utc, "HH:mm z", tzinfo=UTC, locale=locale),
+    )
+    return localise_digits(text, locale)

@@ -3,6 +3,9 @@
 GET /threads/<thread> shows the published thread and the form; the form posts back to the
 same URL, is validated with the API's schema and answers 303 (to the thread page, or to an
 allowed `return_to` page) or re-renders with 422 and everything typed except the honeypot.
+
+The page speaks the language of `?lang=` (kept in its links and its form), else of
+Accept-Language, else MODERATION_DEFAULT_LANGUAGE.
 """
 
 from __future__ import annotations
@@ -11,15 +14,19 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import redis
+from babel import Locale
 from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask_babel import gettext as _
 from markupsafe import Markup
 
+from moderation import i18n, websites
 from moderation.api.public import FORM_TYPES, load_comment, request_body, services, store_comment
 from moderation.config import ConfigError, canonical_origin
 from moderation.cors import allowed_origins, require_allowed_origin
 from moderation.embed.dates import exact_time, parse_time, relative_time
 from moderation.errors import RETRY_AFTER_SECONDS, ApiError
 from moderation.formstamp import issue_stamp
+from moderation.i18n import N_
 from moderation.text import render_content
 
 PAGE_SIZE = 50
@@ -27,17 +34,28 @@ FORM_FIELDS = ("content", "author", "email", "url")
 # A timeout may fire after the comment reached storage: never say it was not saved. The
 # form keeps its stamp, which is the submission's idempotency key, so sending it again is
 # safe whatever happened.
-UNAVAILABLE_SAVING = (
+UNAVAILABLE_SAVING = N_(
     "The comment service did not answer, so we cannot tell whether your comment was saved. "
     "Nothing you typed is lost: please try again in a moment. Sending it again is safe: "
     "it will not be posted twice."
 )
 NOTICES = {
-    "published": "Thank you! Your comment has been published.",
-    "pending": "Thank you! Your comment is awaiting moderation.",
+    "published": N_("Thank you! Your comment has been published."),
+    "pending": N_("Thank you! Your comment is awaiting moderation."),
 }
 
 blp = Blueprint("thread_page", __name__, template_folder="templates")
+
+
+@blp.before_request
+def _language() -> None:
+    i18n.prefer(request.values.get("lang"))
+
+
+def _lang_arg() -> str | None:
+    """The language this page was asked for with ?lang=, to keep in its links and form."""
+    locale = i18n.resolve(request.values.get("lang"))
+    return i18n.language_tag(locale) if locale else None
 
 
 def thread_path(thread: str, **query: str | int | None) -> str:
@@ -75,21 +93,29 @@ def _avatar_class(name: str) -> str:
     return f"mc-avatar mc-av-{sum(map(ord, name)) % 8}"
 
 
-def _view(item: dict[str, Any]) -> dict[str, Any]:
+def _href(url: str) -> str | None:
+    if urlsplit(url).scheme not in ("http", "https"):
+        return None
+    # The host in ASCII (punycode) for the link; a URL stored before IDNA checks stays as it is.
+    return websites.website_href(url) or url
+
+
+def _view(item: dict[str, Any], locale: Locale) -> dict[str, Any]:
     moment = parse_time(item.get("created_at") or "")
     author = item.get("author") or ""
     url = item.get("url") or ""
     return {
         "id": item["id"],
         "author": author,
-        "initial": author.strip()[:1] or "?",
+        "name": i18n.display_name(author),
+        "initial": i18n.display_name(author).strip()[:1] or "?",
         "avatar_class": _avatar_class(author),
-        "url": url if urlsplit(url).scheme in ("http", "https") else None,
+        "url": _href(url),
         "content": Markup(render_content(item.get("content") or "")),
         "created_at": item.get("created_at") or "",
-        "relative": relative_time(moment) if moment else "",
-        "exact": exact_time(moment) if moment else "",
-        "replies": [_view(reply) for reply in item.get("replies") or []],
+        "relative": relative_time(moment, locale) if moment else "",
+        "exact": exact_time(moment, locale) if moment else "",
+        "replies": [_view(reply, locale) for reply in item.get("replies") or []],
         "reply_count": item.get("reply_count", 0),
         "replies_cursor": item.get("replies_cursor"),
     }
@@ -130,16 +156,21 @@ def _render(
             replies_of = None  # not a published comment of this thread: show the thread
     if page is None and not unavailable:
         page = store.thread_page(thread, PAGE_SIZE, cursor if replies_of is None else None)
-    comments = [_view(item) for item in page.items] if page else []
+    locale = i18n.current_locale()
+    lang = _lang_arg()
+    comments = [_view(item, locale) for item in page.items] if page else []
     total = 0
     if page is not None:
         # The heading counts the thread's comments, also on a page of one comment's replies.
         total = page.total if replies_of is None else store.thread_total(thread)
     replying = _find(comments, reply_to)
-    errors = {name: " ".join(map(str, messages)) for name, messages in (errors or {}).items()}
+    errors = {
+        name: " ".join(i18n.translate_api_message(str(message)) for message in messages)
+        for name, messages in (errors or {}).items()
+    }
     general = [message for name, message in errors.items() if name not in FORM_FIELDS]
     if "parent" in errors:
-        general = ["The comment you replied to is not available any more."]
+        general = [_("The comment you replied to is not available any more.")]
     html = render_template(
         "embed/thread.html",
         thread=thread,
@@ -147,21 +178,23 @@ def _render(
         comments=comments,
         unavailable=page is None,
         next_url=thread_path(
-            thread, replies_of=replies_of, cursor=page.next_cursor, return_to=return_to
+            thread, replies_of=replies_of, cursor=page.next_cursor, return_to=return_to, lang=lang
         )
         if page and page.next_cursor
         else None,
         replies_of=replies_of,
-        thread_url=thread_path(thread, return_to=return_to),
+        thread_url=thread_path(thread, return_to=return_to, lang=lang),
         more_replies_url=lambda c: thread_path(
-            thread, replies_of=c["id"], cursor=c["replies_cursor"], return_to=return_to
+            thread, replies_of=c["id"], cursor=c["replies_cursor"], return_to=return_to, lang=lang
         ),
-        action=thread_path(thread),
-        cancel_url=thread_path(thread, return_to=return_to) + "#respond",
-        reply_url=lambda cid: thread_path(thread, reply_to=cid, return_to=return_to) + "#respond",
+        action=thread_path(thread, lang=lang),
+        cancel_url=thread_path(thread, return_to=return_to, lang=lang) + "#respond",
+        reply_url=lambda cid: (
+            thread_path(thread, reply_to=cid, return_to=return_to, lang=lang) + "#respond"
+        ),
         values=values or {},
         errors=errors,
-        general_error=problem or (" ".join(general) if general else None),
+        general_error=_(problem) if problem else (" ".join(general) if general else None),
         stamp=stamp or issue_stamp(current_app.secret_key),  # type: ignore[arg-type]
         replying=replying,
         # A reply whose parent is not on this page (or not loaded) stays a reply.
@@ -242,4 +275,4 @@ def post_comment(thread: str) -> Response | tuple[str, int, dict[str, str]]:
     if return_to:
         return redirect(_with_status(return_to, status), 303)
     anchor = f"#comment-{record['id']}" if status == "published" else "#notice"
-    return redirect(thread_path(thread, posted=status) + anchor, 303)
+    return redirect(thread_path(thread, posted=status, lang=_lang_arg()) + anchor, 303)

@@ -3,11 +3,15 @@
  * Host pages add exactly:
  *   <div id="comments" data-thread="THREAD-ID"></div>
  *   <script src="https://comments.example.com/embed.js" async></script>
- * Optional: data-refresh-seconds="20" (0 turns the periodic refresh off).
+ * Optional: data-refresh-seconds="20" (0 turns the periodic refresh off), data-lang="fa"
+ * (else the page's <html lang>, else the browser's languages, else the service's default).
  *
  * Everything renders into a shadow root on #comments, so page and widget styles never mix.
  * Only the comment `content` from the API (escaped text in <p>/<br>, made by the server)
  * is parsed as HTML, and even that through an allow-list; every other value is text.
+ *
+ * Its words are the service's gettext catalogues (the no-JS page's too), inlined below when
+ * embed.js is served: only the strings passed to _() and ngettext() here are in them.
  */
 (function () {
   "use strict";
@@ -22,13 +26,99 @@
   var PAGE_SIZE = 50;
   var DEFAULT_REFRESH_SECONDS = 20;
   var FIELDS = ["content", "author", "email", "url"];
-  var REQUIRED = {
-    content: "Please write a comment.",
-    author: "Please enter your name.",
-    email: "Please enter your email address.",
-  };
-  var relativeFormat = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
-  var exactFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "long", timeStyle: "short" });
+  // Every catalogue, its direction and plural rule: moderation/embed/assets.py puts them here.
+  var I18N = /* catalogues */ { default: "en", languages: {} };
+  var BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  var sourcePlural = new Intl.PluralRules("en");
+  var words = { code: "en", locale: "en", dir: "ltr", plural: null, messages: {} };
+  var numberFormat;
+  var relativeFormat;
+  var exactFormat;
+
+  /* The reader's language: the embedding element's data-lang, the page's lang, the browser's,
+   * the service's default; the first a catalogue serves ("fa-IR" takes fa). */
+  function chooseLanguage(host) {
+    var tags = [host.getAttribute("data-lang"), document.documentElement.getAttribute("lang")]
+      .concat(navigator.languages || [navigator.language])
+      .concat([I18N.default, "en"]);
+    for (var i = 0; i < tags.length; i++) {
+      var tag = String(tags[i] || "").trim().replace(/_/g, "-");
+      var code = tag.split("-")[0].toLowerCase();
+      if (code && Object.prototype.hasOwnProperty.call(I18N.languages, code)) {
+        var locale = code;
+        try {
+          locale = Intl.getCanonicalLocales(tag)[0] || code; // "fa-IR": its digits and calendar
+        } catch (error) {
+          locale = code;
+        }
+        return Object.assign({ code: code, locale: locale }, I18N.languages[code]);
+      }
+    }
+    return words; // no catalogue served (the raw file): the source language
+  }
+
+  function useLanguage(chosen) {
+    words = chosen;
+    numberFormat = new Intl.NumberFormat(words.locale);
+    relativeFormat = new Intl.RelativeTimeFormat(words.locale, { numeric: "auto" });
+    exactFormat = new Intl.DateTimeFormat(words.locale, { dateStyle: "long", timeStyle: "short" });
+  }
+
+  /* Python's %(name)s placeholders, as translators see them in the catalogue. */
+  function fill(text, params) {
+    return text.replace(/%(?:\((\w+)\))?([sd%])/g, function (all, name, kind) {
+      if (kind === "%") {
+        return "%";
+      }
+      return params && name in params ? String(params[name]) : all;
+    });
+  }
+
+  function _(msgid, params) {
+    var text = words.messages[msgid];
+    return fill(typeof text === "string" && text ? text : msgid, params);
+  }
+
+  function ngettext(singular, plural, n, params) {
+    var forms = words.messages[singular];
+    var index = Array.isArray(forms) && words.plural ? words.plural(n) : -1;
+    var text = index >= 0 && forms[index] ? forms[index] : null;
+    if (!text) {
+      text = sourcePlural.select(n) === "one" ? singular : plural;
+    }
+    return fill(text, Object.assign({ num: numberFormat.format(n) }, params));
+  }
+
+  /* A message the API sent (a field's error), in the reader's language when it is known. */
+  function apiMessage(message) {
+    var text = words.messages[message];
+    return typeof text === "string" && text ? text : message;
+  }
+
+  /* A translated message as nodes, where a placeholder may be an element (a name, a star). */
+  function nodes(text, params) {
+    var out = [];
+    var last = 0;
+    text.replace(/%\((\w+)\)s/g, function (all, name, offset) {
+      out.push(text.slice(last, offset), name in params ? params[name] : all);
+      last = offset + all.length;
+      return all;
+    });
+    out.push(text.slice(last));
+    return out.filter(function (part) {
+      return part !== "";
+    });
+  }
+
+  /* A commenter's name, isolated: whatever its direction, it cannot reorder the text around
+   * it, and without bidi controls it cannot reorder (or disguise) itself. */
+  function plainName(name) {
+    return String(name || "").replace(BIDI_CONTROLS, "");
+  }
+
+  function bdi(name) {
+    return el("bdi", {}, [plainName(name)]);
+  }
 
   /* Small DOM builder: attributes via setAttribute, children as nodes or text. */
   function el(tag, attrs, children) {
@@ -82,7 +172,7 @@
     var seconds = Math.min(0, Math.round((date - now) / 1000));
     var ago = -seconds;
     if (ago < 45) {
-      return "just now";
+      return _("just now");
     }
     var steps = [
       ["minute", 60, 3600],
@@ -132,6 +222,7 @@
   function Widget(host) {
     this.host = host;
     this.thread = host.getAttribute("data-thread") || "";
+    useLanguage(chooseLanguage(host));
     var refresh = parseFloat(host.getAttribute("data-refresh-seconds"));
     this.refreshMs =
       (isFinite(refresh) ? (refresh > 0 ? Math.max(refresh, 1) : 0) : DEFAULT_REFRESH_SECONDS) *
@@ -161,7 +252,7 @@
       sheet.onload = sheet.onerror = null;
       root.append(self.build());
       if (!self.thread) {
-        self.showLoadError("This page's comments are not set up (data-thread is missing).");
+        self.showLoadError(_("This page's comments are not set up (data-thread is missing)."));
         return;
       }
       self.restoreDetails();
@@ -176,18 +267,24 @@
   Widget.prototype.build = function () {
     var self = this;
     this.notice = el("p", { class: "mc-notice", role: "status", hidden: true });
-    this.title = el("h2", { class: "mc-title", id: "mc-title" }, ["Comments"]);
-    this.empty = el("p", { class: "mc-loading" }, ["Loading comments\u2026"]);
+    this.title = el("h2", { class: "mc-title", id: "mc-title" }, [_("Comments")]);
+    this.empty = el("p", { class: "mc-loading" }, [_("Loading comments\u2026")]);
     this.list = el("ol", { class: "mc-list" });
     this.more = el("button", { type: "button", class: "mc-more", hidden: true }, [
-      "Show more comments",
+      _("Show more comments"),
     ]);
     this.more.addEventListener("click", function () {
       self.pages += 1;
       self.load();
     });
     this.bottom = el("div", { class: "mc-respond-home" }, [this.buildForm()]);
-    var sectionAttrs = { class: "mc", "aria-labelledby": "mc-title", "aria-busy": "true" };
+    var sectionAttrs = {
+      class: "mc",
+      lang: words.locale,
+      dir: words.dir,
+      "aria-labelledby": "mc-title",
+      "aria-busy": "true",
+    };
     this.section = el("section", sectionAttrs, [
       this.notice,
       this.title,
@@ -229,11 +326,14 @@
         maxlength: maxlength,
         required: required,
         spellcheck: type === "text" ? null : "false",
+        dir: "auto", // what is typed takes its own direction, whatever the page's
       });
     }
-    this.formTitle = el("h3", { class: "mc-form-title", id: "mc-form-title" }, ["Leave a Reply"]);
+    this.formTitle = el("h3", { class: "mc-form-title", id: "mc-form-title" }, [
+      _("Leave a Reply"),
+    ]);
     this.cancel = el("button", { type: "button", class: "mc-cancel", hidden: true }, [
-      "Cancel reply",
+      _("Cancel reply"),
     ]);
     this.cancel.addEventListener("click", function () {
       self.cancelReply(true);
@@ -251,19 +351,31 @@
         writeSaved(null); // unticking forgets what this browser kept
       }
     });
-    this.submitButton = el("button", { type: "submit", class: "mc-submit" }, ["Post Comment"]);
+    this.submitButton = el("button", { type: "submit", class: "mc-submit" }, [
+      _("Post Comment"),
+    ]);
     this.status = el("p", { class: "mc-status", role: "status", "aria-live": "polite" });
-    var formAttrs = { class: "mc-form", novalidate: true, "aria-labelledby": "mc-form-title" };
+    var formAttrs = {
+      class: "mc-form",
+      novalidate: true,
+      lang: words.locale,
+      dir: words.dir,
+      "aria-labelledby": "mc-form-title",
+    };
+    var star = el("span", { class: "mc-req", "aria-hidden": "true" }, ["*"]);
     this.form = el("form", formAttrs, [
       el("div", { class: "mc-form-head" }, [this.formTitle, this.cancel]),
-      el("p", { class: "mc-note" }, [
-        el("span", { id: "mc-email-note" }, ["Your email address will not be published."]),
-        " Required fields are marked ",
-        el("span", { class: "mc-req", "aria-hidden": "true" }, ["*"]),
-      ]),
+      el(
+        "p",
+        { class: "mc-note" },
+        [
+          el("span", { id: "mc-email-note" }, [_("Your email address will not be published.")]),
+          " ",
+        ].concat(nodes(_("Required fields are marked %(star)s"), { star: star }))
+      ),
       field(
         "content",
-        "Comment",
+        _("Comment"),
         el("textarea", {
           id: "mc-content",
           name: "content",
@@ -271,22 +383,23 @@
           rows: "6",
           required: true,
           maxlength: "10000",
+          dir: "auto",
         }),
         true
       ),
       el("div", { class: "mc-row" }, [
-        field("author", "Name", input("author", "text", "name", "245", true), true),
-        field("email", "Email", input("email", "email", "email", "254", true), true),
-        field("url", "Website", input("url", "url", "url", "200", false), false),
+        field("author", _("Name"), input("author", "text", "name", "245", true), true),
+        field("email", _("Email"), input("email", "email", "email", "254", true), true),
+        field("url", _("Website"), input("url", "url", "url", "200", false), false),
       ]),
       el("div", { class: "mc-hp", "aria-hidden": "true" }, [
-        el("label", { for: "mc-homepage" }, ["Leave this field empty"]),
+        el("label", { for: "mc-homepage" }, [_("Leave this field empty")]),
         this.honeypot,
       ]),
       el("p", { class: "mc-consent" }, [
         this.save,
         el("label", { for: "mc-save" }, [
-          "Save my name, email, and website in this browser for the next time I comment.",
+          _("Save my name, email, and website in this browser for the next time I comment."),
         ]),
       ]),
       el("div", { class: "mc-submit-row" }, [this.submitButton, this.status]),
@@ -344,7 +457,7 @@
       .catch(function () {
         // A refresh that fails keeps what is shown; only a first load says so.
         if (!self.loaded) {
-          self.showLoadError("The comments could not be loaded. Please try again in a moment.");
+          self.showLoadError(_("The comments could not be loaded. Please try again in a moment."));
         }
       })
       .finally(function () {
@@ -356,10 +469,10 @@
 
   Widget.prototype.showLoadError = function (message) {
     var self = this;
-    var retry = el("button", { type: "button", class: "mc-reply" }, ["Try again"]);
+    var retry = el("button", { type: "button", class: "mc-reply" }, [_("Try again")]);
     retry.addEventListener("click", function () {
       self.empty.className = "mc-loading";
-      self.empty.textContent = "Loading comments\u2026";
+      self.empty.textContent = _("Loading comments\u2026");
       self.load();
     });
     this.empty.className = "mc-empty mc-notice mc-notice--error";
@@ -456,9 +569,11 @@
       }
     });
     this.title.textContent =
-      published === 0 ? "Comments" : published === 1 ? "1 Comment" : published + " Comments";
+      published === 0
+        ? _("Comments")
+        : ngettext("%(num)s Comment", "%(num)s Comments", published);
     this.empty.className = "mc-empty";
-    this.empty.textContent = "No comments yet. Be the first to share your thoughts.";
+    this.empty.textContent = _("No comments yet. Be the first to share your thoughts.");
     this.empty.hidden = roots.length > 0;
     this.more.hidden = !this.hasMore;
   };
@@ -468,23 +583,27 @@
     var author = String(comment.author || "");
     var href = comment.url ? safeLink(comment.url) : null;
     var time = el("time", { datetime: comment.created_at });
-    var badge = el("span", { class: "mc-badge" }, ["Awaiting moderation"]);
-    var replyAttrs = { type: "button", class: "mc-reply", "aria-label": "Reply to " + author };
-    var reply = el("button", replyAttrs, ["Reply"]);
+    var badge = el("span", { class: "mc-badge" }, [_("Awaiting moderation")]);
+    var replyAttrs = {
+      type: "button",
+      class: "mc-reply",
+      "aria-label": _("Reply to %(name)s", { name: plainName(author) }),
+    };
+    var reply = el("button", replyAttrs, [_("Reply")]);
     reply.addEventListener("click", function () {
       self.startReply(comment.id);
     });
-    var content = el("div", { class: "mc-content" });
+    var content = el("div", { class: "mc-content", dir: "auto" });
     content.append(contentNodes(comment.content));
     var card = el("article", { class: "mc-card" }, [
       el("span", { class: avatarClass(author), "aria-hidden": "true" }, [
-        Array.from(author.trim())[0] || "?",
+        Array.from(plainName(author).trim())[0] || "?",
       ]),
       el("header", { class: "mc-meta" }, [
         el("span", { class: "mc-author" }, [
           href
-            ? el("a", { href: href, rel: "nofollow ugc noopener", target: "_blank" }, [author])
-            : author,
+            ? el("a", { href: href, rel: "nofollow ugc noopener", target: "_blank" }, [bdi(author)])
+            : bdi(author),
         ]),
         el("span", { class: "mc-date" }, [time]),
         badge,
@@ -532,7 +651,7 @@
       this.extraReplies.set(id, extra);
       this.render();
     } catch (error) {
-      this.say("More replies could not be loaded. Please try again in a moment.", "error");
+      this.say(_("More replies could not be loaded. Please try again in a moment."), "error");
     } finally {
       entry.moreReplies.disabled = false;
     }
@@ -549,7 +668,9 @@
     var hidden = (comment.reply_count || 0) - (comment.replies || []).length;
     entry.moreReplies.hidden = !comment.replies_cursor;
     entry.moreReplies.textContent =
-      "Show more replies" + (hidden > 0 ? " (" + hidden + ")" : "");
+      hidden > 0
+        ? _("Show more replies (%(num)s)", { num: numberFormat.format(hidden) })
+        : _("Show more replies");
     if (comment.content !== entry.data.content) {
       entry.content.replaceChildren(contentNodes(comment.content));
     }
@@ -565,7 +686,10 @@
     }
     this.replyTo = id;
     entry.slot.append(this.respond);
-    this.formTitle.textContent = "Reply to " + entry.data.author;
+    this.formTitle.replaceChildren.apply(
+      this.formTitle,
+      nodes(_("Reply to %(name)s"), { name: bdi(entry.data.author) })
+    );
     this.cancel.hidden = false;
     this.inputs.content.focus();
   };
@@ -576,7 +700,7 @@
     if (this.respond.parentNode !== this.bottom) {
       this.bottom.append(this.respond); // moving a form blurs it: only when it must move
     }
-    this.formTitle.textContent = "Leave a Reply";
+    this.formTitle.textContent = _("Leave a Reply");
     this.cancel.hidden = true;
     if (restoreFocus && entry) {
       entry.reply.focus();
@@ -620,9 +744,14 @@
     this.clearErrors();
     var values = this.values();
     var missing = {};
-    Object.keys(REQUIRED).forEach(function (name) {
+    var required = {
+      content: _("Please write a comment."),
+      author: _("Please enter your name."),
+      email: _("Please enter your email address."),
+    };
+    Object.keys(required).forEach(function (name) {
       if (!values[name].trim()) {
-        missing[name] = [REQUIRED[name]];
+        missing[name] = [required[name]];
       }
     });
     if (Object.keys(missing).length) {
@@ -658,12 +787,7 @@
       });
     } catch (error) {
       this.setBusy(false);
-      this.say(
-        "The comment service did not answer, so we cannot tell whether your comment was " +
-          "saved. Nothing you typed is lost, and sending it again is safe: it will not be " +
-          "posted twice. Please try again.",
-        "error"
-      );
+      this.say([unanswered(), _("Please try again.")].join(" "), "error");
       return;
     }
     try {
@@ -676,6 +800,14 @@
       this.setBusy(false);
     }
   };
+
+  /* A timeout may come after the comment was stored: never say it was not saved. */
+  function unanswered() {
+    return _(
+      "The comment service did not answer, so we cannot tell whether your comment was saved. " +
+        "Nothing you typed is lost, and sending it again is safe: it will not be posted twice."
+    );
+  }
 
   Widget.prototype.attemptKey = function () {
     if (!this.idempotencyKey) {
@@ -693,7 +825,7 @@
   Widget.prototype.setBusy = function (busy) {
     this.busy = busy;
     this.submitButton.disabled = busy;
-    this.submitButton.textContent = busy ? "Posting\u2026" : "Post Comment";
+    this.submitButton.textContent = busy ? _("Posting\u2026") : _("Post Comment");
     if (busy) {
       this.say("", null);
     }
@@ -721,9 +853,9 @@
       }
     }
     if (comment.status === "published") {
-      this.say("Thank you! Your comment has been published.", "ok");
+      this.say(_("Thank you! Your comment has been published."), "ok");
     } else {
-      this.say("Thank you! Your comment is awaiting moderation.", "pending");
+      this.say(_("Thank you! Your comment is awaiting moderation."), "pending");
     }
     this.fetchStamp();
   };
@@ -741,11 +873,11 @@
       var shown = {};
       var other = [];
       Object.keys(error.fields).forEach(function (name) {
-        var messages = [].concat(error.fields[name]).map(String);
+        var messages = [].concat(error.fields[name]).map(String).map(apiMessage);
         if (FIELDS.indexOf(name) >= 0) {
           shown[name] = messages;
         } else if (name === "parent") {
-          other.push("The comment you are replying to is not available any more.");
+          other.push(_("The comment you are replying to is not available any more."));
         } else {
           other.push(messages.join(" "));
         }
@@ -753,27 +885,36 @@
       this.showErrors(shown, other.join(" "));
     } else if (status === 429) {
       this.say(
-        "You are posting too quickly. Please wait " +
-          (wait > 0 ? wait + (wait === 1 ? " second" : " seconds") : "a moment") +
-          ", then try again. Nothing you typed is lost.",
+        wait > 0
+          ? ngettext(
+              "You are posting too quickly. Please wait %(num)s second, then try again. " +
+                "Nothing you typed is lost.",
+              "You are posting too quickly. Please wait %(num)s seconds, then try again. " +
+                "Nothing you typed is lost.",
+              wait
+            )
+          : _(
+              "You are posting too quickly. Please wait a moment, then try again. " +
+                "Nothing you typed is lost."
+            ),
         "error"
       );
     } else if (status === 503 || status === 502 || status === 504) {
-      this.say(
-        "The comment service did not answer, so we cannot tell whether your comment was " +
-          "saved. Nothing you typed is lost, and sending it again is safe: it will not be " +
-          "posted twice. Please try again" +
-          (wait > 0 ? " in " + wait + (wait === 1 ? " second." : " seconds.") : " shortly."),
-        "error"
-      );
+      var again =
+        wait > 0
+          ? ngettext("Please try again in %(num)s second.", "Please try again in %(num)s seconds.", wait)
+          : _("Please try again shortly.");
+      this.say([unanswered(), again].join(" "), "error");
     } else if (status === 413) {
-      this.showErrors({ content: ["Your comment is too long."] });
+      this.showErrors({ content: [_("Your comment is too long.")] });
     } else if (status === 403) {
-      this.say("Comments cannot be posted from this page (its site is not allowed).", "error");
+      this.say(_("Comments cannot be posted from this page (its site is not allowed)."), "error");
     } else {
       this.say(
-        (error.message || "Something went wrong.") +
-          " Nothing you typed is lost. Please try again.",
+        [
+          error.message ? apiMessage(String(error.message)) : _("Something went wrong."),
+          _("Nothing you typed is lost. Please try again."),
+        ].join(" "),
         "error"
       );
     }
@@ -806,7 +947,11 @@
     });
     var count = Object.keys(fields).length;
     var summary = count
-      ? "Please correct the " + (count === 1 ? "field" : "fields") + " marked below."
+      ? ngettext(
+          "Please correct the field marked below.",
+          "Please correct the fields marked below.",
+          count
+        )
       : "";
     this.say([summary, extra || ""].join(" ").trim(), "error");
     if (first) {
@@ -862,9 +1007,9 @@
     // The service's no-JS form sends readers back here with ?comment_status=...
     var status = new URLSearchParams(location.search).get("comment_status");
     if (status === "published") {
-      this.notice.textContent = "Thank you! Your comment has been published.";
+      this.notice.textContent = _("Thank you! Your comment has been published.");
     } else if (status === "pending") {
-      this.notice.textContent = "Thank you! Your comment is awaiting moderation.";
+      this.notice.textContent = _("Thank you! Your comment is awaiting moderation.");
       this.notice.classList.add("mc-notice--pending");
     } else {
       return;

@@ -4,9 +4,44 @@
  * carry the page's CSRF token. Comment text arrives as already-escaped HTML and is only
  * ever inserted as a comment's body, after a second pass that keeps nothing but paragraphs,
  * line breaks and text. Every other value from the API goes in through textContent.
+ *
+ * Its words come from the service's gettext catalogue (the same one the templates use), which
+ * /moderate/i18n/<lang>.js sets as window.moderationI18n before this script runs: only the
+ * strings passed to _() and ngettext() here are in it (Babel's extractor finds them).
  */
 (() => {
   "use strict";
+
+  // --- the page's language ---------------------------------------------------------
+
+  const LOCALE = document.documentElement.lang || "en";
+  const RTL = document.documentElement.dir === "rtl";
+  // Without its catalogue (a failed load) the page still works, in the source language.
+  const catalogue = window.moderationI18n || { plural: () => -1, messages: {} };
+  const sourcePlural = new Intl.PluralRules("en");
+  const numberFormat = new Intl.NumberFormat(LOCALE);
+  const number = (n) => numberFormat.format(n);
+
+  // Python's %(name)s placeholders, as the catalogue's translators see them.
+  const fill = (text, params = {}) =>
+    text.replace(/%(?:\((\w+)\))?([sd%])/g, (all, name, kind) =>
+      kind === "%" ? "%" : name in params ? String(params[name]) : all,
+    );
+
+  function _(msgid, params) {
+    const text = catalogue.messages[msgid];
+    return fill(typeof text === "string" && text ? text : msgid, params);
+  }
+
+  function ngettext(singular, plural, n, params = {}) {
+    const forms = catalogue.messages[singular];
+    const index = Array.isArray(forms) ? catalogue.plural(n) : -1;
+    const source = sourcePlural.select(n) === "one" ? singular : plural;
+    return fill(index >= 0 && forms[index] ? forms[index] : source, { num: number(n), ...params });
+  }
+
+  // TRANSLATORS: joins the parts of one announcement: "Approved 3 comments; 1 already decided".
+  const SEMICOLON = _("; ");
 
   const API = "/api/v1/moderation";
   const BATCH = 20; // comments claimed at a time
@@ -14,13 +49,25 @@
   const RENEW_MS = 2 * 60 * 1000; // leases last five minutes
   const POLL_MS = 30 * 1000; // stats, and new comments once the queue ran dry
   const SVG = "http://www.w3.org/2000/svg";
-  const VERBS = { approve: "Approved", reject: "Rejected", spam: "Marked as spam" };
   const STATUS_WORDS = {
-    published: "published",
-    pending: "held for review",
-    spam: "spam",
-    rejected: "rejected",
+    published: _("published"),
+    pending: _("held for review"),
+    spam: _("spam"),
+    rejected: _("rejected"),
   };
+
+  // Whole sentences per action: translations may need to word each differently.
+  function decidedOne(action, id) {
+    if (action === "approve") return _("Approved #%(id)s", { id });
+    if (action === "reject") return _("Rejected #%(id)s", { id });
+    return _("Marked as spam #%(id)s", { id });
+  }
+
+  function decidedMany(action, n) {
+    if (action === "approve") return ngettext("Approved %(num)s comment", "Approved %(num)s comments", n);
+    if (action === "reject") return ngettext("Rejected %(num)s comment", "Rejected %(num)s comments", n);
+    return ngettext("Marked as spam %(num)s comment", "Marked as spam %(num)s comments", n);
+  }
 
   const body = document.body;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -77,13 +124,15 @@
   const errorCode = (data) => (data && data.error && data.error.code) || "";
   const errorText = (result) =>
     (result.data && result.data.error && result.data.error.message) ||
-    (result.status ? `The server answered ${result.status}.` : "The server could not be reached.");
+    (result.status
+      ? _("The server answered %(status)s.", { status: result.status })
+      : _("The server could not be reached."));
 
   function sessionEnded() {
     if (state.ended) return;
     state.ended = true;
     $("session-ended").hidden = false;
-    announce("Your session has ended. Sign in again to continue.");
+    announce(_("Your session has ended. Sign in again to continue."));
   }
 
   // --- claims --------------------------------------------------------------------
@@ -106,7 +155,9 @@
         return;
       }
       if (!result.ok) {
-        if (result.status !== 401) announce(`Could not load comments: ${errorText(result)}`);
+        if (result.status !== 401) {
+          announce(_("Could not load comments: %(error)s", { error: errorText(result) }));
+        }
         return;
       }
       const added = merge(result.data.items);
@@ -144,8 +195,12 @@
     if (lost.length) {
       announce(
         lost.length === 1
-          ? `#${lost[0]} left your queue: another moderator has it, or it was decided.`
-          : `${lost.length} comments left your queue: other moderators have them, or they were decided.`,
+          ? _("#%(id)s left your queue: another moderator has it, or it was decided.", { id: lost[0] })
+          : ngettext(
+              "%(num)s comment left your queue: other moderators have them, or they were decided.",
+              "%(num)s comments left your queue: other moderators have them, or they were decided.",
+              lost.length,
+            ),
       );
     }
     render();
@@ -195,17 +250,22 @@
       const answer = result.data;
       announce(
         answer.already_decided
-          ? `#${item.id} was already ${STATUS_WORDS[answer.status] || answer.status}.`
-          : `${VERBS[action]} #${item.id}`,
+          ? _("#%(id)s was already %(status)s.", {
+              id: item.id,
+              status: STATUS_WORDS[answer.status] || answer.status,
+            })
+          : decidedOne(action, item.id),
       );
     } else if (result.status === 409) {
-      announce(`#${item.id} is being reviewed by another moderator.`);
+      announce(_("#%(id)s is being reviewed by another moderator.", { id: item.id }));
     } else if (result.status === 404) {
-      announce(`#${item.id} no longer exists.`);
+      announce(_("#%(id)s no longer exists.", { id: item.id }));
     } else {
       restore(dropped);
       render();
-      if (result.status !== 401) announce(`#${item.id} was not changed: ${errorText(result)}`);
+      if (result.status !== 401) {
+        announce(_("#%(id)s was not changed: %(error)s", { id: item.id, error: errorText(result) }));
+      }
       return;
     }
     afterDecisions();
@@ -214,7 +274,7 @@
   async function decideSelected(action) {
     const ids = state.items.filter((item) => state.selected.has(item.id)).map((item) => item.id);
     if (!ids.length) {
-      announce("Nothing is selected. Select comments with X first.");
+      announce(_("Nothing is selected. Select comments with X first."));
       return;
     }
     const dropped = ids.map(drop);
@@ -223,19 +283,26 @@
     if (!result.ok) {
       dropped.reverse().forEach(restore);
       render();
-      if (result.status !== 401) announce(`Nothing was changed: ${errorText(result)}`);
+      if (result.status !== 401) {
+        announce(_("Nothing was changed: %(error)s", { error: errorText(result) }));
+      }
       return;
     }
     const outcomes = result.data.results;
     const count = (outcome) => outcomes.filter((r) => r.outcome === outcome).length;
     const decided = outcomes.filter((r) => r.outcome === "decided");
-    let message =
-      decided.length === 1
-        ? `${VERBS[action]} #${decided[0].id}`
-        : `${VERBS[action]} ${decided.length} comments`;
-    if (count("already_decided")) message += `; ${count("already_decided")} already decided`;
-    if (count("conflict")) message += `; ${count("conflict")} held by another moderator`;
-    announce(message + ".");
+    const parts = [
+      decided.length === 1 ? decidedOne(action, decided[0].id) : decidedMany(action, decided.length),
+    ];
+    const already = count("already_decided");
+    const conflicts = count("conflict");
+    if (already) parts.push(ngettext("%(num)s already decided", "%(num)s already decided", already));
+    if (conflicts) {
+      parts.push(
+        ngettext("%(num)s held by another moderator", "%(num)s held by another moderator", conflicts),
+      );
+    }
+    announce(parts.join(SEMICOLON) + ".");
     afterDecisions();
   }
 
@@ -249,33 +316,91 @@
   // --- rendering one comment -------------------------------------------------------
 
   function band(score) {
-    if (score === null || score === undefined) return { key: "none", words: "Not scored" };
-    if (score >= likelySpamFrom) return { key: "spam", words: "Likely spam" };
-    if (score < likelyFineBelow) return { key: "fine", words: "Likely fine" };
-    return { key: "unsure", words: "Unsure" };
+    if (score === null || score === undefined) return { key: "none", words: _("Not scored") };
+    if (score >= likelySpamFrom) return { key: "spam", words: _("Likely spam") };
+    if (score < likelyFineBelow) return { key: "fine", words: _("Likely fine") };
+    return { key: "unsure", words: _("Unsure") };
   }
 
-  const percent = (score) => `${Math.round(score * 100)}%`;
+  const percentFormat = new Intl.NumberFormat(LOCALE, { style: "percent" });
+  const listFormat = new Intl.ListFormat(LOCALE, { type: "unit", style: "short" });
+  const percent = (score) => percentFormat.format(score);
 
   function duration(seconds) {
     const minutes = Math.floor(seconds / 60);
-    if (minutes < 1) return "under a minute";
-    if (minutes < 60) return `${minutes} min`;
+    if (minutes < 1) return _("under a minute");
+    const inMinutes = (n) => ngettext("%(num)s min", "%(num)s min", n);
+    if (minutes < 60) return inMinutes(minutes);
     const hours = Math.floor(minutes / 60);
-    if (hours < 48) return `${hours} h ${minutes % 60 ? `${minutes % 60} min` : ""}`.trim();
-    return `${Math.floor(hours / 24)} days`;
+    const inHours = ngettext("%(num)s h", "%(num)s h", hours);
+    if (hours < 48) {
+      return minutes % 60
+        ? _("%(hours)s %(minutes)s", { hours: inHours, minutes: inMinutes(minutes % 60) })
+        : inHours;
+    }
+    return ngettext("%(num)s day", "%(num)s days", Math.floor(hours / 24));
   }
 
   function relativeTime(iso) {
     const then = Date.parse(iso);
     if (Number.isNaN(then)) return "";
     const minutes = Math.round((Date.now() - then) / 60000);
-    if (minutes < 1) return "just now";
-    if (minutes < 60) return `${minutes} min ago`;
+    if (minutes < 1) return _("just now");
+    if (minutes < 60) return ngettext("%(num)s min ago", "%(num)s min ago", minutes);
     const hours = Math.round(minutes / 60);
-    if (hours < 24) return `${hours} h ago`;
+    if (hours < 24) return ngettext("%(num)s h ago", "%(num)s h ago", hours);
     const days = Math.round(hours / 24);
-    return `${days} day${days === 1 ? "" : "s"} ago`;
+    return ngettext("%(num)s day ago", "%(num)s days ago", days);
+  }
+
+  // Hosts arrive as typed; an internationalised one typed as punycode is shown in its own
+  // script (RFC 3492 decoding: browsers turn Unicode hosts into punycode, never back).
+  function punycodeLabel(label) {
+    const base = 36;
+    const digits = label.slice(label.lastIndexOf("-") + 1);
+    const output = Array.from(label.slice(0, Math.max(0, label.lastIndexOf("-"))), (c) =>
+      c.codePointAt(0),
+    );
+    let n = 128;
+    let i = 0;
+    let bias = 72;
+    let at = 0;
+    while (at < digits.length) {
+      const old = i;
+      for (let w = 1, k = base; ; k += base) {
+        const c = at < digits.length ? digits.charCodeAt(at++) : -1;
+        const digit =
+          c >= 48 && c <= 57 ? c - 22 : c >= 65 && c <= 90 ? c - 65 : c >= 97 && c <= 122 ? c - 97 : base;
+        if (digit >= base) throw new RangeError("punycode");
+        i += digit * w;
+        const t = k <= bias ? 1 : k >= bias + 26 ? 26 : k - bias;
+        if (digit < t) break;
+        w *= base - t;
+      }
+      let delta = old === 0 ? Math.floor((i - old) / 700) : (i - old) >> 1;
+      delta += Math.floor(delta / (output.length + 1));
+      let k = 0;
+      for (; delta > 455; k += base) delta = Math.floor(delta / 35);
+      bias = k + Math.floor((36 * delta) / (delta + 38));
+      n += Math.floor(i / (output.length + 1));
+      i %= output.length + 1;
+      output.splice(i++, 0, n);
+    }
+    return String.fromCodePoint(...output);
+  }
+
+  function readableUrl(url) {
+    const match = /^(https?:\/\/)([^/?#:]+)(.*)$/i.exec(String(url));
+    if (!match) return String(url);
+    try {
+      const host = match[2]
+        .split(".")
+        .map((label) => (/^xn--/i.test(label) ? punycodeLabel(label.slice(4)) : label))
+        .join(".");
+      return match[1] + host + match[3];
+    } catch {
+      return String(url);
+    }
   }
 
   // The API's content is escaped text in <p> and <br>. Parsing it in an inert <template>
@@ -358,11 +483,11 @@
   }
 
   const RULES = {
-    too_many_links: { words: "Links", kind: "links" },
-    links: { words: "Links", kind: "links" },
-    honeypot: { words: "Honeypot filled", kind: "honeypot" },
-    too_fast: { words: "Sent too fast", kind: "fast" },
-    word_list: { words: "Word list", kind: "words" },
+    too_many_links: { words: _("Links"), kind: "links" },
+    links: { words: _("Links"), kind: "links" },
+    honeypot: { words: _("Honeypot filled"), kind: "honeypot" },
+    too_fast: { words: _("Sent too fast"), kind: "fast" },
+    word_list: { words: _("Word list"), kind: "words" },
   };
 
   function marker(label, kind, detail) {
@@ -375,6 +500,7 @@
     if (detail) {
       const extra = document.createElement("span");
       extra.className = "marker-detail";
+      extra.dir = "auto"; // the rules' details are English, and read so on any page
       extra.textContent = detail;
       li.append(extra);
     }
@@ -387,18 +513,36 @@
     const name = rest.join(":") || kind;
     if (kind === "meta") return { text: name.replace(/^log_/, "").replace(/_/g, " "), kind: "signal" };
     if (kind === "chars") return { text: `“${name.trim()}”`, kind: "letters" };
-    if (kind === "identity") return { text: `name/site: ${name}`, kind: "identity" };
+    if (kind === "identity") return { text: _("name/site: %(name)s", { name }), kind: "identity" };
     return { text: name, kind: "word" };
   }
 
   function historyText(commenter) {
     const total = commenter && commenter.comments;
-    if (!total) return "No history";
-    if (total <= 1) return "First comment";
-    const parts = ["published", "pending", "spam", "rejected"]
+    if (!total) return _("No history");
+    if (total <= 1) return _("First comment");
+    const counted = {
+      published: (n) => ngettext("%(num)s published", "%(num)s published", n),
+      pending: (n) => ngettext("%(num)s held for review", "%(num)s held for review", n),
+      spam: (n) => ngettext("%(num)s spam", "%(num)s spam", n),
+      rejected: (n) => ngettext("%(num)s rejected", "%(num)s rejected", n),
+    };
+    const parts = Object.keys(counted)
       .filter((status) => commenter[status])
-      .map((status) => `${commenter[status]} ${STATUS_WORDS[status]}`);
-    return `${total} comments` + (parts.length ? `: ${parts.join(", ")}` : "");
+      .map((status) => counted[status](commenter[status]));
+    if (!parts.length) return ngettext("%(num)s comment", "%(num)s comments", total);
+    return ngettext("%(num)s comment: %(parts)s", "%(num)s comments: %(parts)s", total, {
+      parts: listFormat.format(parts),
+    });
+  }
+
+  // Addresses read left to right on any page; isolated, they leave the line's order alone
+  // (the separators between them stay where the page's direction puts them).
+  function isolated(text, dir) {
+    const bdi = document.createElement("bdi");
+    bdi.dir = dir;
+    bdi.textContent = text;
+    return bdi;
   }
 
   function techRow(list, label, value) {
@@ -406,6 +550,7 @@
     const dt = document.createElement("dt");
     dt.textContent = label;
     const dd = document.createElement("dd");
+    dd.dir = "auto"; // an address, a user agent: in their own direction
     dd.textContent = String(value);
     list.append(dt, dd);
   }
@@ -422,18 +567,23 @@
     q(".band").textContent = level.words;
     q(".band").classList.add(`band-label-${level.key}`);
     if (item.score !== null && item.score !== undefined) {
-      q(".band").title = `Spam probability ${percent(item.score)}`;
+      q(".band").title = _("Spam probability %(percent)s", { percent: percent(item.score) });
     }
     q(".author").textContent = item.author;
     q(".item-id").textContent = `#${item.id}`;
-    q(".select-label").textContent = `Select #${item.id}`;
+    q(".select-label").textContent = _("Select #%(id)s", { id: item.id });
     const when = q(".when");
     when.dateTime = item.created_at || "";
     when.textContent = relativeTime(item.created_at);
-    when.title = item.created_at ? new Date(item.created_at).toLocaleString() : "";
-    q(".email").textContent = item.email || "email unreadable";
-    if (item.url) q(".website").textContent = item.url;
-    else q(".website").remove();
+    when.title = item.created_at ? new Date(item.created_at).toLocaleString(LOCALE) : "";
+    q(".email").append(isolated(item.email || _("email unreadable"), item.email ? "ltr" : "auto"));
+    if (item.url) {
+      const website = q(".website");
+      website.append(isolated(readableUrl(item.url), "ltr"));
+      if (website.textContent !== item.url) website.title = item.url;
+    } else {
+      q(".website").remove();
+    }
     q(".thread").textContent = item.thread;
     q(".thread").addEventListener("click", () => changeFilters({ thread: item.thread }));
 
@@ -450,7 +600,7 @@
       }
     }
     if (item.commenter && item.commenter.comments <= 1) {
-      markers.append(marker("New commenter", "new", ""));
+      markers.append(marker(_("New commenter"), "new", ""));
     }
     if (!markers.children.length) markers.remove();
 
@@ -463,9 +613,10 @@
     for (const reason of ranked.slice(0, 6)) {
       const li = document.createElement("li");
       const towards = reason.weight > 0 ? "spam" : "fine";
+      const towardsWords = towards === "spam" ? _("towards spam") : _("towards fine");
       const shown = featureWords(reason.feature);
       li.className = `reason reason-${towards}`;
-      li.title = `${reason.feature}: ${reason.weight > 0 ? "+" : ""}${reason.weight} (towards ${towards})`;
+      li.title = `${reason.feature}: ${reason.weight > 0 ? "+" : ""}${reason.weight} (${towardsWords})`;
       const arrow = document.createElement("span");
       arrow.className = "reason-arrow";
       arrow.setAttribute("aria-hidden", "true");
@@ -474,7 +625,7 @@
       text.textContent = shown.text;
       const hint = document.createElement("span");
       hint.className = "visually-hidden";
-      hint.textContent = ` (towards ${towards})`;
+      hint.textContent = ` (${towardsWords})`;
       li.append(arrow, text, hint);
       reasons.append(li);
     }
@@ -482,13 +633,13 @@
     q(".history-text").textContent = historyText(item.commenter);
 
     const tech = q(".tech-list");
-    techRow(tech, "Spam probability", item.score === null ? null : percent(item.score));
-    techRow(tech, "Model", item.model_version);
-    techRow(tech, "Classifier said", item.machine_status && STATUS_WORDS[item.machine_status]);
-    techRow(tech, "IP address", item.ip);
-    techRow(tech, "Browser", item.user_agent);
-    techRow(tech, "Came from", item.referrer);
-    techRow(tech, "Reply to", item.parent ? `#${item.parent}` : null);
+    techRow(tech, _("Spam probability"), item.score === null ? null : percent(item.score));
+    techRow(tech, _("Model"), item.model_version);
+    techRow(tech, _("Classifier said"), item.machine_status && STATUS_WORDS[item.machine_status]);
+    techRow(tech, _("IP address"), item.ip);
+    techRow(tech, _("Browser"), item.user_agent);
+    techRow(tech, _("Came from"), item.referrer);
+    techRow(tech, _("Reply to"), item.parent ? `#${item.parent}` : null);
 
     el.querySelector(".select").addEventListener("change", (event) => {
       toggleSelected(item.id, event.target.checked);
@@ -534,15 +685,24 @@
     $("empty").hidden = !empty || state.claiming !== null;
     queueEl.hidden = empty;
     $("pager").hidden = empty || state.view !== "single";
-    $("position").textContent = empty ? "" : `${state.current + 1} of ${state.items.length}`;
+    $("position").textContent = empty
+      ? ""
+      : _("%(index)s of %(count)s", {
+          index: number(state.current + 1),
+          count: number(state.items.length),
+        });
     $("prev").disabled = state.current <= 0;
     $("next").disabled = state.current >= state.items.length - 1;
     const count = state.selected.size;
     $("bulkbar").hidden = count === 0;
-    $("selected-count").textContent = `${count} selected`;
+    $("selected-count").textContent = ngettext("%(num)s selected", "%(num)s selected", count);
     $("reserved").textContent = empty
       ? ""
-      : `${state.items.length} comment${state.items.length === 1 ? "" : "s"} reserved for you; other moderators get different ones.`;
+      : ngettext(
+          "%(num)s comment reserved for you; other moderators get different ones.",
+          "%(num)s comments reserved for you; other moderators get different ones.",
+          state.items.length,
+        );
     if (focus) focusCurrent();
   }
 
@@ -601,13 +761,13 @@
     const stats = result.data;
     for (const status of ["pending", "spam", "published", "rejected"]) {
       const value = stats.counts ? stats.counts[status] : undefined;
-      $(`count-${status}`).textContent = value === undefined ? "–" : value.toLocaleString();
+      $(`count-${status}`).textContent = value === undefined ? "–" : number(value);
     }
     const age = stats.oldest_pending_age_seconds;
     $("oldest").textContent =
       age === null || age === undefined
-        ? "Nothing is waiting."
-        : `The oldest has waited ${duration(age)}.`;
+        ? _("Nothing is waiting.")
+        : _("The oldest has waited %(duration)s.", { duration: duration(age) });
     drawChart(stats.queue_over_time || []);
     showToday(stats.decisions || {});
   }
@@ -626,7 +786,7 @@
     if (!points.length) {
       const p = document.createElement("p");
       p.className = "panel-note";
-      p.textContent = "No history yet.";
+      p.textContent = _("No history yet.");
       box.append(p);
       return;
     }
@@ -636,7 +796,9 @@
     const pad = { top: 12, right: 8, bottom: 18, left: 8 };
     const values = points.map((point) => Number(point.pending) || 0);
     const peak = Math.max(...values, 1);
-    const x = (i) => pad.left + (i * (width - pad.left - pad.right)) / Math.max(values.length - 1, 1);
+    // Time runs the way the page reads: right to left in Persian and Arabic.
+    const along = (i) => (i * (width - pad.left - pad.right)) / Math.max(values.length - 1, 1);
+    const x = (i) => (RTL ? width - pad.right - along(i) : pad.left + along(i));
     const y = (v) => pad.top + (height - pad.top - pad.bottom) * (1 - v / peak);
     const line = values.map((v, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join("");
     const base = height - pad.bottom;
@@ -648,7 +810,10 @@
       class: "chart-svg",
     });
     const now = values[values.length - 1];
-    const summary = `Held for review over the last 24 hours: ${values[0]} a day ago, peak ${Math.max(...values)}, ${now} now.`;
+    const summary = _(
+      "Held for review over the last 24 hours: %(first)s a day ago, peak %(peak)s, %(now)s now.",
+      { first: number(values[0]), peak: number(Math.max(...values)), now: number(now) },
+    );
     chart.setAttribute("aria-label", summary);
     const title = svg("title", {});
     title.textContent = summary;
@@ -683,21 +848,27 @@
       });
       const tip = svg("title", {});
       const at = new Date(points[i].at);
-      tip.textContent = `${at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}: ${value} waiting`;
+      const time = at.toLocaleTimeString(LOCALE, { hour: "2-digit", minute: "2-digit" });
+      tip.textContent = ngettext("%(time)s: %(num)s waiting", "%(time)s: %(num)s waiting", value, {
+        time,
+      });
       hour.append(tip);
       chart.append(hour);
     });
+    // text-anchor follows the text's direction: "start" is the right edge of RTL text.
+    const first = RTL ? width - pad.right : pad.left;
+    const last = RTL ? pad.left : width - pad.right;
     const labels = [
-      [pad.left, "start", "24 h ago"],
-      [width - pad.right, "end", "now"],
+      [first, "start", _("24 h ago")],
+      [last, "end", _("now")],
     ];
     for (const [lx, anchor, text] of labels) {
       const label = svg("text", { x: lx, y: height - 4, "text-anchor": anchor, class: "chart-label" });
       label.textContent = text;
       chart.append(label);
     }
-    const peakLabel = svg("text", { x: pad.left, y: pad.top - 3, class: "chart-label" });
-    peakLabel.textContent = `${peak}`;
+    const peakLabel = svg("text", { x: first, y: pad.top - 3, class: "chart-label" });
+    peakLabel.textContent = number(peak);
     chart.append(peakLabel);
     box.append(chart);
   }
@@ -710,7 +881,7 @@
     if (!counts.length) {
       const li = document.createElement("li");
       li.className = "panel-note";
-      li.textContent = "No decisions yet today.";
+      li.textContent = _("No decisions yet today.");
       list.append(li);
       return;
     }
@@ -720,7 +891,14 @@
       li.className = "today-row";
       const who = document.createElement("span");
       who.className = "today-name";
-      who.textContent = name === body.dataset.moderator ? `${name} (you)` : name;
+      const isolated = document.createElement("bdi");
+      isolated.textContent = name;
+      if (name === body.dataset.moderator) {
+        const [before, after] = _("%(name)s (you)").split("%(name)s");
+        who.append(before || "", isolated, after || "");
+      } else {
+        who.append(isolated);
+      }
       const bar = document.createElement("span");
       bar.className = "today-bar";
       const fill = document.createElement("span");
@@ -730,7 +908,7 @@
       bar.append(fill);
       const n = document.createElement("span");
       n.className = "today-count";
-      n.textContent = String(count);
+      n.textContent = number(count);
       li.append(who, bar, n);
       list.append(li);
     }
@@ -745,8 +923,12 @@
     if (target.closest && target.closest("select, textarea, [contenteditable], input:not([type=checkbox])")) {
       return;
     }
-    const key = event.key;
-    const lower = key.length === 1 ? key.toLowerCase() : key;
+    // Shortcuts are Latin letters; on a layout without them (Persian, Arabic) the same keys
+    // type other letters, so the key's position decides.
+    const latin = /^Key[A-Z]$/.test(event.code) ? event.code.slice(3).toLowerCase() : null;
+    const key = event.key === "؟" ? "?" : event.key;
+    const typed = key.length === 1 ? key.toLowerCase() : key;
+    const lower = latin && !/^[a-z]$/.test(typed) ? latin : typed;
     let handled = true;
     if (key === "?") {
       $("help").showModal();
@@ -769,14 +951,18 @@
       if (item) {
         toggleSelected(item.id, !state.selected.has(item.id));
         focusCurrent();
-        announce(`${state.selected.has(item.id) ? "Selected" : "Unselected"} #${item.id}; ${state.selected.size} selected.`);
+        const done = state.selected.has(item.id)
+          ? _("Selected #%(id)s", { id: item.id })
+          : _("Unselected #%(id)s", { id: item.id });
+        const size = state.selected.size;
+        announce([done, ngettext("%(num)s selected", "%(num)s selected", size)].join(SEMICOLON) + ".");
       }
     } else if (lower === "v") {
       setView(state.view === "list" ? "single" : "list");
     } else if (key === "Escape" && state.selected.size) {
       state.selected.clear();
       render();
-      announce("Selection cleared.");
+      announce(_("Selection cleared."));
     } else {
       handled = false;
     }
