@@ -344,6 +344,9 @@ def _save(catalog: Catalog, lang: str) -> None:
         write_po(po, catalog, width=100, ignore_obsolete=True, include_previous=True)
 
 
+_ENGLISH_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
 def problems(lang: str) -> list[str]:
     """What keeps `lang`'s catalogue from being complete: missing, empty or fuzzy entries."""
     catalog = catalogue(lang)
@@ -356,9 +359,15 @@ def problems(lang: str) -> list[str]:
         own = catalog.get(message.id, message.context)
         strings = () if own is None else own.string
         strings = strings if isinstance(strings, (tuple, list)) else (strings,)
+        ids = message.id if isinstance(message.id, (tuple, list)) else (message.id,)
         if own is None or own.fuzzy or not strings or not all(strings):
             state = "missing" if own is None else "fuzzy" if own.fuzzy else "untranslated"
             found.append(f"{state}: {message.id!r}")
+        elif lang != SOURCE_LANGUAGE and any(
+            text in ids and _ENGLISH_WORD.search(text) for text in strings
+        ):
+            # What a merge or a hurried edit leaves: the English source copied as it is.
+            found.append(f"still English: {message.id!r}")
     return found
 
 

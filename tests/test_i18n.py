@@ -556,3 +556,11 @@ def test_any_unicode_is_stored_and_shown_escaped(client, app, lang):
             assert f'<a href="{escape(href)}" rel="nofollow ugc noopener"' in item
 
     run()
+
+
+def test_a_translation_left_in_english_is_reported(monkeypatch):
+    # A merge that copies the English source into fa must not pass as complete.
+    catalog = i18n.catalogue("fa")
+    message = catalog.get("phone number")
+    monkeypatch.setattr(message, "string", "phone number")
+    assert "still English: 'phone number'" in i18n.problems("fa")

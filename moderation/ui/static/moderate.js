@@ -507,11 +507,24 @@
     return li;
   }
 
+  // The classifier's payload signals (classifier/features.py CommentMetadata.names).
+  const SIGNALS = {
+    links: _("links"),
+    link_domains: _("link domains"),
+    url_in_author: _("link in the name"),
+    phone_number: _("phone number"),
+    email_in_text: _("email address"),
+    money: _("money"),
+    log_length: _("length"),
+  };
+
   // "words:free" -> "free"; "meta:link_domains" -> "link domains".
   function featureWords(feature) {
     const [kind, ...rest] = String(feature).split(":");
     const name = rest.join(":") || kind;
-    if (kind === "meta") return { text: name.replace(/^log_/, "").replace(/_/g, " "), kind: "signal" };
+    if (kind === "meta") {
+      return { text: SIGNALS[name] || name.replace(/^log_/, "").replace(/_/g, " "), kind: "signal" };
+    }
     if (kind === "chars") return { text: `“${name.trim()}”`, kind: "letters" };
     if (kind === "identity") return { text: _("name/site: %(name)s", { name }), kind: "identity" };
     return { text: name, kind: "word" };
