@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from classifier.features import count_links
 from classifier.normalize import ZWNJ, normalize
@@ -16,9 +17,17 @@ class RuleHit:
     name: str
     outcome: str  # the least severe status this rule allows: "pending" or "spam"
     detail: str = ""
+    # The detail's values, so a page can say it in its reader's language; `detail` is the
+    # English sentence for logs, the API and records written before params existed.
+    params: dict[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, str]:
-        return {"rule": self.name, "outcome": self.outcome, "detail": self.detail}
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.name,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "params": self.params,
+        }
 
 
 def check_rules(
@@ -37,7 +46,14 @@ def check_rules(
     links = count_links(comment.get("content") or "")
     if links >= max_links:
         # As WordPress does: many links is the classic mark of link spam, so a person looks.
-        hits.append(RuleHit("too_many_links", "pending", f"{links} links (limit {max_links})"))
+        hits.append(
+            RuleHit(
+                "too_many_links",
+                "pending",
+                f"{links} links (limit {max_links})",
+                {"links": links, "limit": max_links},
+            )
+        )
     stamp = comment.get("stamp")
     if stamp and stamp_key is not None:
         hit = _too_fast(stamp, stamp_key, min_fill_seconds, now)
@@ -48,7 +64,11 @@ def check_rules(
         matched = matching_words(texts, word_list)
         if matched:
             # The moderator page highlights these: the words as listed, after "matched: ".
-            hits.append(RuleHit("word_list", "pending", "matched: " + ", ".join(matched)))
+            hits.append(
+                RuleHit(
+                    "word_list", "pending", "matched: " + ", ".join(matched), {"words": matched}
+                )
+            )
     return hits
 
 
@@ -58,12 +78,16 @@ def _too_fast(
     # People need a few seconds to write a comment; scripts post as soon as they get the form.
     age = stamp_age(stamp, key, now)
     if age is None:
-        return RuleHit("too_fast", "pending", "the form stamp is invalid or forged")
+        return RuleHit(
+            "too_fast", "pending", "the form stamp is invalid or forged", {"forged": True}
+        )
     if age < min_fill_seconds:
+        seconds = round(max(age, 0.0), 1)
         return RuleHit(
             "too_fast",
             "pending",
-            f"sent {max(age, 0.0):.1f} s after the form was shown (minimum {min_fill_seconds:g} s)",
+            f"sent {seconds:.1f} s after the form was shown (minimum {min_fill_seconds:g} s)",
+            {"seconds": seconds, "minimum": min_fill_seconds},
         )
     return None
 

@@ -348,7 +348,11 @@ class Reason(Schema):
 class RuleHitOut(Schema):
     rule = Text(required=True)
     outcome = Text(required=True)
-    detail = Text()
+    detail = Text(metadata={"description": "In English."})
+    params = fields.Dict(
+        keys=Text(),
+        metadata={"description": "The detail's values (links and limit, seconds, words...)."},
+    )
 
 
 class QueueItem(_CommentView):

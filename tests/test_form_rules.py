@@ -45,6 +45,8 @@ def test_a_stamp_younger_than_the_minimum_is_too_fast():
     assert hit["rule"] == "too_fast"
     assert hit["outcome"] == "pending"
     assert "minimum 3 s" in hit["detail"]
+    # The values, for pages that say it in their reader's language.
+    assert hit["params"]["minimum"] == 3 and 0 <= hit["params"]["seconds"] < 3
 
 
 def test_an_old_enough_stamp_fires_nothing():
@@ -63,6 +65,7 @@ def test_a_forged_stamp_is_the_same_rule_with_another_detail(stamp):
         "rule": "too_fast",
         "outcome": "pending",
         "detail": "the form stamp is invalid or forged",
+        "params": {"forged": True},
     }
 
 
@@ -91,6 +94,7 @@ def test_word_list_hit_names_the_words_in_list_order():
         "rule": "word_list",
         "outcome": "pending",
         "detail": "matched: casino, free money",
+        "params": {"words": ["casino", "free money"]},
     }
 
 
@@ -163,6 +167,7 @@ def test_a_listed_word_sends_the_comment_to_review(live, http, services):
         "rule": "word_list",
         "outcome": "pending",
         "detail": "matched: casino, free money",
+        "params": {"words": ["casino", "free money"]},
     }
     assert http.get(live + "/api/v1/threads/news/2026/city-budget/comments").json()["total"] == 0
 

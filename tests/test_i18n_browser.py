@@ -310,6 +310,9 @@ def test_moderate_in_persian(new_page, live, http, services, artifacts):
     expect(other_item.locator(".website")).to_have_text("https://مثال.ایران/")
     expect(page.locator("#reserved")).to_contain_text("۲ دیدگاه")
     expect(page.locator("#count-pending")).to_have_text("۲")
+    # The rule's detail and the classifier's signals in Persian too, with Persian digits.
+    expect(item.locator(".marker-links .marker-detail")).to_have_text("۲ پیوند (حد مجاز ۲)")
+    assert "پیوندها" in item.locator(".reasons").inner_text()
     page.screenshot(path=artifacts / "i18n-moderate-queue-fa.png", full_page=True)
 
     page.keyboard.press("a")

@@ -490,6 +490,25 @@
     word_list: { words: _("Word list"), kind: "words" },
   };
 
+  // A rule's detail in the page's language, from its values; records written before rules
+  // carried values keep their English sentence.
+  function ruleDetail(hit) {
+    const params = hit.params || {};
+    if (hit.rule === "too_many_links" && params.links !== undefined) {
+      return ngettext("%(num)s link (limit %(limit)s)", "%(num)s links (limit %(limit)s)",
+        Number(params.links), { limit: number(params.limit) });
+    }
+    if (hit.rule === "too_fast" && params.forged) return _("the form stamp is invalid or forged");
+    if (hit.rule === "too_fast" && params.seconds !== undefined) {
+      return _("sent %(seconds)s s after the form was shown (minimum %(minimum)s s)", {
+        seconds: number(params.seconds),
+        minimum: number(params.minimum),
+      });
+    }
+    if (hit.rule === "honeypot") return _("a field hidden from people was filled in");
+    return hit.detail;
+  }
+
   function marker(label, kind, detail) {
     const li = document.createElement("li");
     li.className = `marker marker-${kind}`;
@@ -500,7 +519,7 @@
     if (detail) {
       const extra = document.createElement("span");
       extra.className = "marker-detail";
-      extra.dir = "auto"; // the rules' details are English, and read so on any page
+      extra.dir = "auto"; // words from the comment, or an English detail of an old record
       extra.textContent = detail;
       li.append(extra);
     }
@@ -605,11 +624,13 @@
     for (const hit of item.rules || []) {
       const known = RULES[hit.rule] || { words: String(hit.rule).replace(/_/g, " "), kind: "other" };
       if (known.kind === "words") {
-        const found = listedWords(hit.detail);
+        const found = hit.params && Array.isArray(hit.params.words)
+          ? hit.params.words.map(String)
+          : listedWords(hit.detail);
         words.push(...found);
-        markers.append(marker(known.words, known.kind, found.join(", ")));
+        markers.append(marker(known.words, known.kind, listFormat.format(found)));
       } else {
-        markers.append(marker(known.words, known.kind, hit.detail));
+        markers.append(marker(known.words, known.kind, ruleDetail(hit)));
       }
     }
     if (item.commenter && item.commenter.comments <= 1) {
