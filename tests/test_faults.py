@@ -58,7 +58,11 @@ class HoldingProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(("127.0.0.1", self.target))
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:  # the test's Redis is gone: so is this connection
+                client.close()
+                continue
             holding = threading.Event()
             threading.Thread(
                 target=self._requests, args=(client, upstream, holding), daemon=True
