@@ -7,7 +7,7 @@ from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import PathConverter
 
-from moderation import errors, i18n
+from moderation import errors, i18n, metrics, request_log
 from moderation.bootstrap import Services, build_services
 from moderation.config import Settings
 from moderation.logs import configure_logging
@@ -44,6 +44,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # Before any other hook: the request id and the timing cover them all.
+    request_log.init_app(app)
+    metrics.init_app(app, settings)
     # Thread ids are often page paths ("/blog/post/"): keep "//" so a leading slash survives.
     app.url_map.merge_slashes = False
     app.url_map.converters["thread"] = ThreadConverter

@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 
 class ConfigError(ValueError):
     """A setting is missing or has a value the service cannot use."""
@@ -87,11 +89,22 @@ class Settings:
     word_list: tuple[str, ...] = ()
     # The language of pages whose reader asks for none we have (see moderation/i18n.py).
     default_language: str = "en"
+    # Limits on comment posts per client IP and per commenter (see moderation/limits.py);
+    # "" and 0 turn each off.
+    rate_limit: str = "10/minute;100/hour"
+    flood_interval: float = 15.0
+    duplicate_window: int = 86_400
+    max_pending_per_client: int = 20
+    pending_window: int = 86_400
+    # MODERATION_METRICS=0: no /metrics and no per-request bookkeeping (see moderation/metrics.py).
+    metrics: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         env = os.environ if env is None else env
         settings = cls(
+            metrics=(env.get("MODERATION_METRICS") or "1").strip().lower()
+            not in ("0", "false", "no", "off"),
             data_dir=Path(env.get("MODERATION_DATA_DIR") or "var"),
             redis_url=env.get("REDIS_URL") or None,
             key_prefix=env.get("MODERATION_KEY_PREFIX") or "moderation",
@@ -119,6 +132,14 @@ class Settings:
             min_fill_seconds=_float(env, "MODERATION_MIN_FILL_SECONDS", cls.min_fill_seconds),
             word_list=_words(env, "MODERATION_WORD_LIST"),
             default_language=(env.get("MODERATION_DEFAULT_LANGUAGE") or "en").strip(),
+            # Set but empty means "no rate limits", unlike the other settings.
+            rate_limit=env.get("MODERATION_RATE_LIMIT", cls.rate_limit).strip(),
+            flood_interval=_float(env, "MODERATION_FLOOD_INTERVAL", cls.flood_interval),
+            duplicate_window=_int(env, "MODERATION_DUPLICATE_WINDOW", cls.duplicate_window),
+            max_pending_per_client=_int(
+                env, "MODERATION_MAX_PENDING_PER_CLIENT", cls.max_pending_per_client
+            ),
+            pending_window=_int(env, "MODERATION_PENDING_WINDOW", cls.pending_window),
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -169,6 +190,22 @@ class Settings:
                 )
         if not 0 <= self.min_fill_seconds <= 3600:
             raise ConfigError("MODERATION_MIN_FILL_SECONDS must be between 0 and 3600")
+        if self.rate_limit:
+            try:
+                parse_many(self.rate_limit)
+            except ValueError:
+                raise ConfigError(
+                    "MODERATION_RATE_LIMIT must be empty or limits like '10/minute;100/hour', "
+                    f"got {self.rate_limit!r}"
+                ) from None
+        if not 0 <= self.flood_interval <= 86_400:
+            raise ConfigError("MODERATION_FLOOD_INTERVAL must be between 0 and 86400 seconds")
+        if self.duplicate_window < 0:
+            raise ConfigError("MODERATION_DUPLICATE_WINDOW must be 0 or more seconds")
+        if self.max_pending_per_client < 0:
+            raise ConfigError("MODERATION_MAX_PENDING_PER_CLIENT must be 0 or more")
+        if self.pending_window < 1:
+            raise ConfigError("MODERATION_PENDING_WINDOW must be at least 1 second")
 
     @property
     def resolved_model_path(self) -> Path:

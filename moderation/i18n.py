@@ -95,6 +95,12 @@ API_MESSAGES = (
     N_("Length must be between 1 and 254."),
     N_("Longer than maximum length 245."),
     N_("Longer than maximum length 200."),
+    # moderation/limits.py: the answers to a duplicate and to a client at its cap.
+    N_("Duplicate comment detected; it looks as though you've already said that!"),
+    N_(
+        "Too many of your comments are waiting for moderation. Nothing was stored: please try "
+        "again later."
+    ),
 )
 
 

@@ -1,15 +1,22 @@
-"""Structured JSON logs, with email addresses redacted from every record at its creation."""
+"""Structured JSON logs, with email addresses redacted from every record at its creation,
+and the id of the request being handled (if any) on every record made while handling it."""
 
 from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
 from moderation.privacy import redact
 
 _installed = False
+
+# Set by moderation.request_log around each request. A context variable, not flask.g:
+# records are made outside Flask's reach too (gunicorn, redis-py, error handlers), and
+# threads of a gthread worker each keep their own value.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 def _install_redacting_factory() -> None:
@@ -19,6 +26,10 @@ def _install_redacting_factory() -> None:
 
     def factory(*args, **kwargs) -> logging.LogRecord:
         record = previous(*args, **kwargs)
+        current = request_id.get()
+        if current is not None:
+            # Any attribute not of logging's own becomes a JSON field of the line.
+            record.request_id = current
         try:
             message = record.getMessage()
         except Exception:  # a broken format string is the caller's bug; leave it visible

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 from gunicorn import glogging
@@ -55,12 +60,66 @@ class _Gunicorn(BaseApplication):
         return create_app(self.settings)
 
 
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextlib.contextmanager
+def metrics_dir(enabled: bool) -> Iterator[str | None]:
+    """A fresh, owner-only directory for the workers' metric files, named in
+    PROMETHEUS_MULTIPROC_DIR for as long as the service runs, then removed.
+
+    Fresh per run: files left by an earlier run would be added to this one's counters.
+    Under the system's temporary directory (TMPDIR), not the data directory: it is
+    scratch written on every request, best on a local or in-memory filesystem.
+    """
+    if not enabled:
+        yield None
+        return
+    previous = os.environ.get(MULTIPROC_ENV)
+    path = tempfile.mkdtemp(prefix="moderation-metrics-")  # mode 0700
+    os.environ[MULTIPROC_ENV] = path  # before the app is built and the workers fork
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROC_ENV, None)
+        else:
+            os.environ[MULTIPROC_ENV] = previous
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _child_exit(path: str) -> Any:
+    from prometheus_client import multiprocess
+
+    def child_exit(server: Any, worker: Any) -> None:
+        # Drops the dead worker's live gauges; its counters stay in the sums, as they must.
+        multiprocess.mark_process_dead(worker.pid, path)
+
+    return child_exit
+
+
 def serve(settings: Settings, host: str, port: int, workers: int, threads: int = 1) -> None:
     # The embedded Redis (if REDIS_URL is unset) is started once, here in the master's
     # main thread before workers fork: every worker shares it, and it dies with the master.
     target = open_target(settings, serve=True)
     log.info("serving with %s", target.describe())
-    options = {
+    try:
+        with metrics_dir(target.settings.metrics) as path:
+            options = gunicorn_options(target.settings, host, port, workers, threads, path)
+            _Gunicorn(target.settings, options).run()
+    finally:
+        target.close()
+
+
+def gunicorn_options(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int = 1,
+    metrics_path: str | None = None,
+) -> dict[str, Any]:
+    options: dict[str, Any] = {
         "bind": f"{host}:{port}",
         "workers": workers,
         "threads": threads,
@@ -77,7 +136,6 @@ def serve(settings: Settings, host: str, port: int, workers: int, threads: int =
         # on the machine would take over the first one's. We do not use it.
         "control_socket_disable": True,
     }
-    try:
-        _Gunicorn(target.settings, options).run()
-    finally:
-        target.close()
+    if metrics_path is not None:
+        options["child_exit"] = _child_exit(metrics_path)
+    return options

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from classifier.model import SpamModel
 from moderation.policy import route
 from moderation.privacy import EmailVault
 from moderation.rules import check_rules
 from moderation.store.comments import CommentStore, idempotency_digest
+
+if TYPE_CHECKING:
+    from moderation.limits import PostLimits
 
 
 @dataclass(frozen=True)
@@ -43,13 +46,27 @@ def submit_comment(
     thresholds: Thresholds,
     stamp_key: str | bytes | None = None,
     idempotency_key: str | None = None,
+    limits: PostLimits | None = None,
 ) -> dict[str, Any]:
     """Score, route and store one comment; return the stored record (with secrets).
 
     `stamp_key` checks the form stamp (`data["stamp"]`); without it the stamp is not looked at.
     With `idempotency_key`, the same submission sent again (a retry after a timeout) is
     not stored twice: the earlier record comes back, with `replayed` set.
+    With `limits`, a post over a limit raises `Refused` and stores nothing
+    (moderation/limits.py); without, nothing is limited (imports, tests).
     """
+    identity = vault.identity(data["email"])
+    submitted = {**data, "email_hash": identity, "url": data.get("url") or None}
+    digest = idempotency_digest(idempotency_key, submitted) if idempotency_key else None
+    if limits is not None and limits.limiter is not None:
+        # A retry after a timeout gets its comment back, however many posts it follows
+        # (the store script answers replays before its own limits, too).
+        earlier = store.replayed(digest) if digest else None
+        if earlier is not None:
+            return {**earlier, "replayed": True}
+        # Before scoring: a client over its limit costs no classifier time.
+        limits.check_rate(client.ip, identity)
     features = {"content": data["content"], "author": data["author"], "url": data.get("url") or ""}
     hits = check_rules(
         {**features, "honeypot": data.get("homepage"), "stamp": data.get("stamp")},
@@ -80,13 +97,12 @@ def submit_comment(
         if status == "published"
         else [{"feature": name, "weight": weight} for name, weight in model.explain(features)],
         "email_encrypted": vault.encrypt(data["email"]),
-        "email_hash": vault.identity(data["email"]),
+        "email_hash": identity,
         "ip": client.ip,
         "user_agent": (client.user_agent or "")[:512] or None,
         "referrer": (client.referrer or "")[:1024] or None,
     }
-    digest = idempotency_digest(idempotency_key, record) if idempotency_key else None
-    stored_id = store.add(record, digest)
+    stored_id = store.add(record, digest, limits.guard if limits is not None else None)
     if stored_id != record["id"]:
         earlier = store.get(stored_id)
         if earlier is not None:

@@ -88,6 +88,31 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+# Tests post many comments quickly from one address and one email: the limits on posts
+# (moderation/limits.py) are off for them, in the `settings` fixture and in the service
+# processes tests start with this process's environment. tests/test_limits.py turns them on.
+LIMITS_OFF = {
+    "rate_limit": "",
+    "flood_interval": 0,
+    "duplicate_window": 0,
+    "max_pending_per_client": 0,
+}
+LIMITS_OFF_ENV = {
+    "MODERATION_RATE_LIMIT": "",
+    "MODERATION_FLOOD_INTERVAL": "0",
+    "MODERATION_DUPLICATE_WINDOW": "0",
+    "MODERATION_MAX_PENDING_PER_CLIENT": "0",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_post_limits_in_started_services() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in LIMITS_OFF_ENV.items():
+            patch.setenv(name, value)
+        yield
+
+
 @pytest.fixture
 def settings(tmp_path: Path, redis_url: str, model_path: Path) -> Settings:
     # A fresh key prefix per test isolates tests sharing the one server without flushing.
@@ -98,6 +123,7 @@ def settings(tmp_path: Path, redis_url: str, model_path: Path) -> Settings:
         key_prefix=f"test-{uuid.uuid4().hex[:12]}",
         secret_key="test-secret-key",
         model_path=model_path,
+        **LIMITS_OFF,
     )
 
 

@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from moderation.auth import current_moderator, require_role
 from moderation.bootstrap import Services
 from moderation.errors import ApiError
+from moderation.metrics import count_decisions
 from moderation.schemas import (
     BulkDecisionIn,
     BulkDecisionOut,
@@ -196,6 +197,7 @@ def decide(body: dict[str, Any], comment_id: int) -> dict[str, Any]:
     Deciding again what is already so changes and counts nothing and says so.
     """
     result = services().review.decide(comment_id, body["action"], current_moderator())
+    count_decisions([result])
     if result.outcome == "not_found":
         raise ApiError(404, f"There is no comment {comment_id}.")
     if result.outcome == "conflict":
@@ -220,6 +222,7 @@ def decide(body: dict[str, Any], comment_id: int) -> dict[str, Any]:
 def decide_many(body: dict[str, Any]) -> dict[str, Any]:
     """One action on many comments; each is decided atomically and reported on its own."""
     results = services().review.decide_many(body["ids"], body["action"], current_moderator())
+    count_decisions(results)
     return {
         "results": [
             {

@@ -12,10 +12,12 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, RAISE, ValidationError
 from werkzeug.exceptions import BadRequest
 
+from moderation import limits
 from moderation.bootstrap import Services
 from moderation.cors import require_allowed_origin
 from moderation.errors import ApiError
 from moderation.formstamp import issue_stamp
+from moderation.metrics import count_submission, timed
 from moderation.schemas import (
     CommentIn,
     CommentOut,
@@ -25,7 +27,7 @@ from moderation.schemas import (
     ThreadPageOut,
     ThreadQuery,
 )
-from moderation.store.comments import ParentError
+from moderation.store.comments import ParentError, Refused
 from moderation.submission import ClientInfo, public_view, submit_comment
 from moderation.text import render_content
 
@@ -109,17 +111,22 @@ def store_comment(data: dict[str, Any]) -> dict[str, Any]:
             client,
             store=svc.comments,
             vault=svc.vault,
-            model=svc.model,
+            model=timed(svc.model),
             thresholds=svc.thresholds,
             stamp_key=current_app.secret_key,
             idempotency_key=idempotency_key(data),
+            limits=limits.for_app(current_app),
         )
     except ParentError as err:
         fields = {"parent": [str(err)]}
         raise ApiError(422, "The comment has invalid fields.", fields=fields) from None
+    except Refused as err:
+        log.info("comment refused (%s): nothing stored", err.reason)
+        raise limits.api_error(err) from None
     if record.get("replayed"):
         log.info("comment %s sent again under its idempotency key: not stored twice", record["id"])
         return record
+    count_submission(record["status"])
     log.info(
         "comment %s in thread %r: %s (score %.3f, rules %s)",
         record["id"],
@@ -158,6 +165,18 @@ class Comments(MethodView):
     @blp.alt_response(413, schema=ErrorOut, description="Body too large")
     @blp.alt_response(415, schema=ErrorOut, description="Unsupported content type")
     @blp.alt_response(422, schema=ErrorOut, description="Invalid fields")
+    @blp.alt_response(409, schema=ErrorOut, description="Duplicate of the commenter's comment")
+    @blp.alt_response(
+        429,
+        schema=ErrorOut,
+        description="Posting too quickly, or too many comments awaiting moderation",
+        headers={
+            "Retry-After": {
+                "description": "Seconds until this client may post again",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    )
     @blp.alt_response(503, schema=ErrorOut, description="Storage unavailable; retry later")
     def post(self) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Submit a comment. It is published, held for review, or held as spam.
@@ -169,6 +188,12 @@ class Comments(MethodView):
 
         A browser post from a page whose origin is not allowed (MODERATION_ALLOWED_ORIGINS)
         is refused with 403; requests without an Origin header are not browser posts.
+
+        Limits per client IP and per commenter (email): over the rate limit or within the
+        flood interval of the last comment, 429 `rate_limited`; with too many comments
+        awaiting moderation, 429 `too_many_pending`; both with `Retry-After`. The same text
+        again under the same parent is 409 `duplicate`. A refused comment is not stored; a
+        retry under the same `Idempotency-Key` is answered its comment, never refused.
         """
         require_allowed_origin()
         body, unknown = request_body()

@@ -10,11 +10,14 @@ Accept-Language, else MODERATION_DEFAULT_LANGUAGE.
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import redis
 from babel import Locale
+from babel.dates import format_timedelta
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -43,6 +46,14 @@ NOTICES = {
     "published": N_("Thank you! Your comment has been published."),
     "pending": N_("Thank you! Your comment is awaiting moderation."),
 }
+# What the page says when a limit refuses a post (moderation/limits.py), by the API's code;
+# the first two are the API's own words.
+REFUSED = {
+    "rate_limited": N_("You are posting comments too quickly. Slow down."),
+    "duplicate": N_("Duplicate comment detected; it looks as though you've already said that!"),
+    "too_many_pending": N_("Too many of your comments are waiting for moderation."),
+}
+WAIT = N_("Please wait %(wait)s, then send your comment again. Nothing you typed is lost.")
 
 blp = Blueprint("thread_page", __name__, template_folder="templates")
 
@@ -145,9 +156,11 @@ def _render(
     unavailable: bool = False,
     problem: str | None = None,
     replies_of: int | None = None,
+    wait: int | None = None,
 ) -> tuple[str, int, dict[str, str]]:
     """The page; `unavailable` (storage down): the form alone, still holding `values`.
-    With `replies_of`, the page lists that comment's replies from `cursor` on."""
+    With `replies_of`, the page lists that comment's replies from `cursor` on; with `wait`,
+    `problem` says how many seconds to wait (and Retry-After too)."""
     store = services().comments
     page = None
     if replies_of is not None and not unavailable:
@@ -171,6 +184,10 @@ def _render(
     general = [message for name, message in errors.items() if name not in FORM_FIELDS]
     if "parent" in errors:
         general = [_("The comment you replied to is not available any more.")]
+    if problem:
+        general = [_(problem)]
+        if wait:
+            general.append(_(WAIT, wait=_duration(wait, locale)))
     html = render_template(
         "embed/thread.html",
         thread=thread,
@@ -194,7 +211,7 @@ def _render(
         ),
         values=values or {},
         errors=errors,
-        general_error=_(problem) if problem else (" ".join(general) if general else None),
+        general_error=" ".join(general) if general else None,
         stamp=stamp or issue_stamp(current_app.secret_key),  # type: ignore[arg-type]
         replying=replying,
         # A reply whose parent is not on this page (or not loaded) stays a reply.
@@ -212,7 +229,17 @@ def _render(
     }
     if unavailable:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    if wait:
+        headers["Retry-After"] = str(wait)
     return html, status, headers
+
+
+def _duration(seconds: int, locale: Locale) -> str:
+    """A wait as people say it, "15 seconds", "3 minutes", "2 hours", rounded up to its
+    unit: a reader told a shorter wait than the real one would be refused again."""
+    unit = next((size for size in (3600, 60) if seconds >= size), 1)
+    rounded = timedelta(seconds=math.ceil(seconds / unit) * unit)
+    return i18n.localise_digits(format_timedelta(rounded, threshold=1, locale=locale), locale)
 
 
 def _typed() -> dict[str, str]:
@@ -260,16 +287,21 @@ def post_comment(thread: str) -> Response | tuple[str, int, dict[str, str]]:
     try:
         record = store_comment(load_comment(body, unknown))
     except ApiError as err:
-        if err.status != 422:
+        if err.status != 422 and err.code not in REFUSED:
             raise
+        # The form again with everything typed in it, and its stamp: once the wait is
+        # over, sending it is one click, and it cannot be stored twice.
+        retry_after = err.headers.get("Retry-After")
         return _render(
             thread,
-            status=422,
+            status=err.status,
             values=_typed(),
             errors=err.fields,
             stamp=request.form.get("stamp") or None,
             reply_to=_int_arg(request.form.get("parent")),
             return_to=return_to,
+            problem=REFUSED.get(err.code),
+            wait=int(retry_after) if retry_after else None,
         )
     status = "published" if record["status"] == "published" else "pending"
     if return_to:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
 import redis
 
@@ -30,6 +33,33 @@ IDEMPOTENCY_SECONDS = 86_400
 
 class ParentError(ValueError):
     """The parent is not a comment of the same thread."""
+
+
+class Refused(Exception):
+    """A limit refused the comment (moderation/limits.py) and nothing of it was stored.
+
+    `reason` is "duplicate", "flood", "too_many_pending" or "rate_limited"; `retry_after`
+    the seconds until the same client may post again (None for a duplicate)."""
+
+    def __init__(self, reason: str, retry_after: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What the store script checks before it writes anything; 0 turns a check off.
+
+    flood_ms: no second comment from the same IP or commenter within this time;
+    duplicate_seconds: how long the same commenter's same text under the same parent is
+    refused; max_pending: how many held comments one IP or one commenter may add within
+    pending_window_ms (see moderation/limits.py)."""
+
+    flood_ms: int = 0
+    duplicate_seconds: int = 0
+    max_pending: int = 0
+    pending_window_ms: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,14 +88,42 @@ class CommentStore:
         # keys they declare, and a gap in ids after a crash costs nothing.
         return int(self.client.incr(self.keys.sequence))
 
-    def add(self, record: dict[str, Any], idempotency_digest: str | None = None) -> int:
+    def add(
+        self,
+        record: dict[str, Any],
+        idempotency_digest: str | None = None,
+        guard: Guard | None = None,
+    ) -> int:
         """Store the record and every index it belongs to in one atomic script; the id
         stored. With `idempotency_digest` (see `idempotency_digest()`), a submission that
-        was stored before under it stores nothing and answers the earlier comment's id."""
+        was stored before under it stores nothing and answers the earlier comment's id.
+
+        With `guard`, the script refuses (`Refused`, nothing written) a duplicate, a post
+        within the flood interval and a client over its cap of held comments; a replay
+        under the idempotency key is answered before any of these is looked at."""
         keys = self.keys
         comment_id = record["id"]
         parent = record.get("parent")
         thread = record["thread"]
+        guard = guard or Guard()
+        ip_part = address_key(record.get("ip"))
+        # Unused slots name the comment's own key, which the script never reads for them.
+        unused = keys.comment(comment_id)
+        fingerprint = duplicate_fingerprint(record) if guard.duplicate_seconds else None
+        guard_keys = [
+            f"{keys.base}:flood:ip:{ip_part}" if ip_part else unused,
+            f"{keys.base}:flood:commenter:{record['email_hash']}",
+            f"{keys.base}:duplicate:{fingerprint}" if fingerprint else unused,
+            f"{keys.base}:held:ip:{ip_part}" if ip_part else unused,
+            f"{keys.base}:held:commenter:{record['email_hash']}",
+        ]
+        guard_args = [
+            guard.flood_ms,
+            guard.duplicate_seconds,
+            guard.max_pending,
+            guard.pending_window_ms,
+            "1" if ip_part else "",
+        ]
         flat: list[Any] = []
         for name, value in record.items():
             if value is None:
@@ -86,6 +144,7 @@ class CommentStore:
                 keys.idempotency(idempotency_digest)
                 if idempotency_digest
                 else keys.comment(comment_id),
+                *guard_keys,
             ],
             args=[
                 comment_id,
@@ -99,11 +158,16 @@ class CommentStore:
                 record["created_ms"] // HOUR_MS,
                 "1" if idempotency_digest else "",
                 IDEMPOTENCY_SECONDS,
+                *guard_args,
                 *flat,
             ],
         )
         if isinstance(result, list) and result and result[0] == "replay":
             return int(result[1])
+        if isinstance(result, list) and result and result[0] in ("flood", "too_many_pending"):
+            raise Refused(result[0], max(1, math.ceil(int(result[1]) / 1000)))
+        if result == "duplicate":
+            raise Refused("duplicate")
         if result == "no_parent":
             raise ParentError("There is no such comment to reply to.")
         if result == "parent_in_other_thread":
@@ -111,6 +175,11 @@ class CommentStore:
         if result == "too_deep":
             raise ParentError(f"Replies nest at most {MAX_REPLY_DEPTH} levels deep.")
         return int(comment_id)
+
+    def replayed(self, idempotency_digest: str) -> dict[str, Any] | None:
+        """The comment stored before under this digest (see `add`), if there is one."""
+        stored_id = self.client.get(self.keys.idempotency(idempotency_digest))
+        return self.get(stored_id) if stored_id else None
 
     def get(self, comment_id: int | str) -> dict[str, Any] | None:
         data = self.client.hgetall(self.keys.comment(comment_id))
@@ -308,6 +377,28 @@ def idempotency_digest(key: str, record: dict[str, Any]) -> str:
     what = [key, record["email_hash"]] + [
         record.get(name) for name in ("thread", "parent", "author", "url", "content")
     ]
+    return hashlib.sha256(json.dumps(what).encode()).hexdigest()
+
+
+def address_key(ip: str | None) -> str | None:
+    """The client an address names, for limits: an IPv6 host usually holds a whole /64 and
+    can post from any address in it, so IPv6 addresses count by their /64."""
+    if not ip:
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return quote(ip, safe="")  # not an address (a proxy's header): only itself
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return f"{ipaddress.IPv6Network((address, 64), strict=False).network_address}/64"
+    return str(getattr(address, "ipv4_mapped", None) or address)
+
+
+def duplicate_fingerprint(record: dict[str, Any]) -> str:
+    """What makes a comment a duplicate: the same commenter saying the same thing (runs of
+    spaces and line breaks aside) under the same parent of the same thread."""
+    what = [record["email_hash"], record["thread"], record.get("parent")]
+    what.append(" ".join(str(record["content"]).split()))
     return hashlib.sha256(json.dumps(what).encode()).hexdigest()
 
 

@@ -89,6 +89,22 @@
     return fill(text, Object.assign({ num: numberFormat.format(n) }, params));
   }
 
+  /* A wait in the largest whole unit, in the reader's language ("2 hours", "۲ ساعت"). */
+  function duration(seconds) {
+    var units = [["hour", 3600], ["minute", 60], ["second", 1]];
+    for (var i = 0; i < units.length; i++) {
+      if (seconds >= units[i][1] || units[i][0] === "second") {
+        var n = Math.ceil(Math.max(seconds, 1) / units[i][1]);
+        return new Intl.NumberFormat(words.locale, {
+          style: "unit",
+          unit: units[i][0],
+          unitDisplay: "long",
+        }).format(n);
+      }
+    }
+    return "";
+  }
+
   /* A message the API sent (a field's error), in the reader's language when it is known. */
   function apiMessage(message) {
     var text = words.messages[message];
@@ -883,6 +899,17 @@
         }
       });
       this.showErrors(shown, other.join(" "));
+    } else if (status === 409 && error.code === "duplicate") {
+      this.say(apiMessage(String(error.message)), "error");
+    } else if (status === 429 && (error.code === "too_many_pending" || wait >= 120)) {
+      // A wait of hours (the cap on held comments): said in hours, not thousands of seconds.
+      var message = error.code === "too_many_pending" ? apiMessage(String(error.message)) : "";
+      this.say(
+        [message, _("Please wait %(wait)s, then try again. Nothing you typed is lost.", {
+          wait: duration(wait),
+        })].filter(Boolean).join(" "),
+        "error"
+      );
     } else if (status === 429) {
       this.say(
         wait > 0
