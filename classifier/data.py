@@ -30,6 +30,9 @@ class Example:
     url: str = ""
     label: int | None = None
     source: str = ""
+    # What sort of comment it is ("seo_praise_link", "tech_code"): the seed corpus says, for
+    # evaluations that leave one sort out. Never a feature, and not in the training hash.
+    kind: str = ""
 
     def as_features(self) -> dict[str, str]:
         return {"content": self.content, "author": self.author, "url": self.url}
@@ -134,6 +137,7 @@ def _read_jsonl(path: Path, bad: list[BadRow]) -> Iterator[Example]:
                     url=str(record.get("url") or ""),
                     label=parse_label(record["label"]),
                     source=path.name,
+                    kind=str(record.get("kind") or ""),
                 )
             except (ValueError, KeyError, TypeError) as exc:
                 reason = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)

@@ -33,7 +33,14 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from classifier.data import Example
-from classifier.features import CommentMetadata, content_text, identity_text
+from classifier.features import (
+    CommentMetadata,
+    content_and_identity_text,
+    content_and_site_text,
+    content_text,
+    identity_links_text,
+    identity_text,
+)
 from classifier.normalize import WORD_TOKEN_PATTERN, feature_text
 from classifier.scorer import LeanScorer
 
@@ -50,6 +57,13 @@ def _text_branch(select: Callable[[Sequence[Record]], list[str]], **tfidf: Any) 
     return Pipeline([("select", FunctionTransformer(select)), ("tfidf", TfidfVectorizer(**tfidf))])
 
 
+_CHARS_SELECT = {
+    "content": content_text,
+    "content_site": content_and_site_text,
+    "content_identity": content_and_identity_text,
+}
+
+
 def build_pipeline(
     seed: int = 0,
     c: float = 8.0,
@@ -60,6 +74,10 @@ def build_pipeline(
     char_ngrams: tuple[int, int] = (3, 6),
     word_min_df: int = 1,
     char_min_df: int = 2,
+    identity_links: bool = True,
+    meta_features: Sequence[str] | None = None,
+    branch_weights: Mapping[str, float] | None = None,
+    chars_select: str = "content_site",
 ) -> Pipeline:
     """The uncalibrated pipeline; `train_model` wraps it in a sigmoid calibrator.
 
@@ -81,7 +99,7 @@ def build_pipeline(
         (
             "chars",
             _text_branch(
-                content_text,
+                _CHARS_SELECT[chars_select],
                 analyzer="char_wb",
                 ngram_range=char_ngrams,
                 sublinear_tf=True,
@@ -91,15 +109,18 @@ def build_pipeline(
         ),
     ]
     if identity:
-        branches.append(("identity", _text_branch(identity_text, sublinear_tf=True, min_df=1)))
+        # identity_links_text adds where the comment points (links, anchors, the website's
+        # parts); identity_text, author and website words only, is what older models read.
+        select = identity_links_text if identity_links else identity_text
+        branches.append(("identity", _text_branch(select, sublinear_tf=True, min_df=1)))
     if meta:
-        branches.append(
-            ("meta", Pipeline([("extract", CommentMetadata()), ("scale", StandardScaler())]))
-        )
+        extract = CommentMetadata(None if meta_features is None else tuple(meta_features))
+        branches.append(("meta", Pipeline([("extract", extract), ("scale", StandardScaler())])))
     linear = LogisticRegression(
         C=c, class_weight="balanced", solver="liblinear", max_iter=5000, random_state=seed
     )
-    return Pipeline([("features", FeatureUnion(branches)), ("linear", linear)])
+    union = FeatureUnion(branches, transformer_weights=dict(branch_weights or {}) or None)
+    return Pipeline([("features", union), ("linear", linear)])
 
 
 def training_data_hash(examples: Sequence[Example]) -> str:
@@ -146,8 +167,14 @@ class SpamModel:
 
 
 def train_model(
-    examples: Sequence[Example], seed: int = 0, version: str | None = None
+    examples: Sequence[Example],
+    seed: int = 0,
+    version: str | None = None,
+    *,
+    options: Mapping[str, Any] | None = None,
 ) -> SpamModel:
+    """The calibrated default pipeline fitted on `examples`. `options` go to
+    `build_pipeline` (benchmarks compare variants with them; the service never passes any)."""
     labeled = [ex for ex in examples if ex.label is not None]
     labels = np.array([ex.label for ex in labeled])
     if len(set(labels.tolist())) < 2:
@@ -156,7 +183,7 @@ def train_model(
     if folds < 2:
         raise ValueError("training needs at least two examples of each class")
     estimator = CalibratedClassifierCV(
-        build_pipeline(seed=seed), method="sigmoid", cv=folds, ensemble=False
+        build_pipeline(seed=seed, **(options or {})), method="sigmoid", cv=folds, ensemble=False
     )
     estimator.fit([ex.as_features() for ex in labeled], labels)
     data_hash = training_data_hash(labeled)

@@ -24,7 +24,10 @@ from classifier.model import SpamModel
 TRUSTED_TYPES = frozenset(
     {
         "classifier.features.CommentMetadata",
+        "classifier.features.content_and_identity_text",
+        "classifier.features.content_and_site_text",
         "classifier.features.content_text",
+        "classifier.features.identity_links_text",
         "classifier.features.identity_text",
         "classifier.normalize.feature_text",
         "sklearn.calibration._CalibratedClassifier",

@@ -29,7 +29,7 @@ class _TextBranch:
     name: str
     select: Callable[[list[Record]], list[str]]
     analyze: Callable[[str], list[str]]
-    weights: dict[str, tuple[float, float]]  # term -> (idf, coefficient)
+    weights: dict[str, tuple[float, float]]  # term -> (idf, coefficient * branch weight)
     sublinear: bool
 
     def decision(self, record: Record) -> float:
@@ -69,7 +69,7 @@ class _TextBranch:
 
 
 # Metadata features every comment has: explained relative to their mean, not to zero.
-_CENTRED_META = frozenset({"log_length"})
+_CENTRED_META = frozenset({"log_length", "log_length_capped"})
 
 
 @dataclass
@@ -79,12 +79,13 @@ class _MetaBranch:
     nothing), and the scaler's centring of such features goes into a constant baseline.
     Only the length, which every comment has, is explained relative to the mean."""
 
+    names: tuple[str, ...]
     means: list[float]
     scales: list[float]
     coefs: list[float]
 
     def __post_init__(self) -> None:
-        self._centred = [name in _CENTRED_META for name in CommentMetadata.names]
+        self._centred = [name in _CENTRED_META for name in self.names]
         self.baseline = sum(
             -m / s * c
             for centred, m, s, c in zip(
@@ -97,11 +98,11 @@ class _MetaBranch:
         return self.baseline + sum(value for _, value in self.contributions(record))
 
     def contributions(self, record: Record) -> list[tuple[str, float]]:
-        row = CommentMetadata.row(record)
+        row = CommentMetadata.row(record, self.names)
         return [
             (name, ((x - m) if centred else x) / s * c)
             for name, centred, x, m, s, c in zip(
-                CommentMetadata.names,
+                self.names,
                 self._centred,
                 row,
                 self.means,
@@ -126,7 +127,11 @@ class LeanScorer:
         union: FeatureUnion = pipeline.named_steps["features"]
         self._branches: list[_TextBranch | _MetaBranch] = []
         offset = 0
+        # FeatureUnion multiplies a branch's columns by its weight; folding the weight into
+        # the coefficients gives the same decision.
+        branch_weights = union.transformer_weights or {}
         for name, branch in union.transformer_list:
+            w = float(branch_weights.get(name, 1.0))
             if "tfidf" in branch.named_steps:
                 vectorizer = branch.named_steps["tfidf"]
                 idf = vectorizer.idf_
@@ -136,7 +141,7 @@ class LeanScorer:
                         select=branch.named_steps["select"].func,
                         analyze=vectorizer.build_analyzer(),
                         weights={
-                            term: (float(idf[i]), float(coef[offset + i]))
+                            term: (float(idf[i]), w * float(coef[offset + i]))
                             for term, i in vectorizer.vocabulary_.items()
                         },
                         sublinear=vectorizer.sublinear_tf,
@@ -145,12 +150,14 @@ class LeanScorer:
                 offset += len(idf)
             else:
                 scaler = branch.named_steps["scale"]
-                width = len(CommentMetadata.names)
+                names = branch.named_steps["extract"].feature_names
+                width = len(names)
                 self._branches.append(
                     _MetaBranch(
+                        names=names,
                         means=[float(v) for v in scaler.mean_],
                         scales=[float(v) for v in scaler.scale_],
-                        coefs=[float(v) for v in coef[offset : offset + width]],
+                        coefs=[w * float(v) for v in coef[offset : offset + width]],
                     )
                 )
                 offset += width

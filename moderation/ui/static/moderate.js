@@ -535,7 +535,39 @@
     email_in_text: _("email address"),
     money: _("money"),
     log_length: _("length"),
+    markup_links: _("links in markup"),
+    spelled_phone: _("phone number in words"),
+    contact_handle: _("messenger contact"),
+    site_in_text: _("website repeated in the text"),
+    reference_links: _("links to references only"),
+    site_named_after_author: _("website named after the author"),
   };
+
+  // The identity branch's tokens for where a comment points (classifier/features.py
+  // link_tokens): "link_html", "link_tld_xyz", "link_host_loans", "anchor_cheap"...
+  // Anything else there is a word of the author's name or website.
+  function identityWords(name) {
+    let m;
+    if ((m = /^(?:link|site)_tld_(.+)$/.exec(name))) {
+      return { text: _("link domain: %(word)s", { word: `.${m[1]}` }), kind: "signal" };
+    }
+    if ((m = /^(?:link|site)_host_(.+)$/.exec(name))) {
+      return { text: _("link domain: %(word)s", { word: m[1] }), kind: "signal" };
+    }
+    if ((m = /^(?:link|site)_path_(.+)$/.exec(name))) {
+      return { text: _("link path: %(word)s", { word: m[1] }), kind: "signal" };
+    }
+    if ((m = /^anchor_(.+)$/.exec(name))) {
+      return { text: _("link text: %(word)s", { word: m[1] }), kind: "signal" };
+    }
+    if (name === "link_has_path" || name === "site_has_path") {
+      return { text: _("link to an inner page"), kind: "signal" };
+    }
+    if (name === "link_shortener") return { text: _("link shortener"), kind: "signal" };
+    if (name === "link_ip") return { text: _("link to an IP address"), kind: "signal" };
+    if (/^link_[a-z]+$/.test(name)) return { text: _("links"), kind: "signal" };
+    return { text: _("name/site: %(name)s", { name }), kind: "identity" };
+  }
 
   // "words:free" -> "free"; "meta:link_domains" -> "link domains".
   function featureWords(feature) {
@@ -545,7 +577,7 @@
       return { text: SIGNALS[name] || name.replace(/^log_/, "").replace(/_/g, " "), kind: "signal" };
     }
     if (kind === "chars") return { text: `“${name.trim()}”`, kind: "letters" };
-    if (kind === "identity") return { text: _("name/site: %(name)s", { name }), kind: "identity" };
+    if (kind === "identity") return identityWords(name);
     return { text: name, kind: "word" };
   }
 
