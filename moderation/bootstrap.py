@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
@@ -15,6 +16,8 @@ from moderation.privacy import EmailVault, derive_secret, load_or_create_dev_sec
 from moderation.redis_server import EmbeddedRedis, connect
 from moderation.retraining import bootstrap_registry
 from moderation.scoring import ensure_model
+from moderation.sites import DEFAULT_SITE, Site, SiteRegistry
+from moderation.store.client import RedisClient
 from moderation.store.comments import CommentStore
 from moderation.store.keys import Keys
 from moderation.store.migrations import migrate
@@ -28,9 +31,19 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class SiteStores:
+    """One site's data: its comments, review queue and the labels its moderators gave."""
+
+    keys: Keys
+    comments: CommentStore
+    review: ReviewQueue
+    training_log: TrainingLog
+
+
+@dataclass
 class Services:
     settings: Settings
-    redis: redis.Redis
+    redis: RedisClient
     comments: CommentStore
     review: ReviewQueue
     tokens: TokenStore
@@ -42,7 +55,43 @@ class Services:
     models: ModelRegistry
     training_log: TrainingLog
     model_watch: ModelWatch
+    sites: SiteRegistry
     embedded: EmbeddedRedis | None = None
+    _stores: dict[str, SiteStores] = field(default_factory=dict, repr=False)
+    _stores_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def stores(self, site: str | Site = DEFAULT_SITE) -> SiteStores:
+        """The stores of one site (the default site's are also `comments`, `review`...)."""
+        site_id = site if isinstance(site, str) else site.id
+        found = self._stores.get(site_id)
+        if found is None:
+            with self._stores_lock:
+                found = self._stores.get(site_id)
+                if found is None:
+                    keys = Keys(self.settings.key_prefix, site_id)
+                    found = SiteStores(
+                        keys=keys,
+                        comments=CommentStore(self.redis, keys),
+                        review=ReviewQueue(self.redis, keys),
+                        training_log=TrainingLog(self.redis, keys),
+                    )
+                    self._stores[site_id] = found
+        return found
+
+    def thresholds_for(self, site: Site) -> Thresholds:
+        return Thresholds(
+            publish_below=site.publish_below,
+            spam_above=site.spam_above,
+            max_links=site.max_links,
+            min_fill_seconds=self.settings.min_fill_seconds,
+            word_list=site.moderation_words,
+            disallowed_words=site.disallowed_words,
+            blocked_networks=site.networks,
+        )
+
+    def training_logs(self) -> list[TrainingLog]:
+        """Every site's labels: the deployment trains one model on all of them."""
+        return [self.stores(site).training_log for site in self.sites.all()]
 
 
 def build_services(settings: Settings) -> Services:
@@ -61,11 +110,17 @@ def build_services(settings: Settings) -> Services:
         # Redis may be down at start; the next start migrates. New writes index themselves.
         log.warning("Redis unavailable at start (%s): data migration postponed", err)
     default = ensure_model(settings.resolved_model_path)
+    default_site = SiteStores(
+        keys=keys,
+        comments=CommentStore(client, keys),
+        review=ReviewQueue(client, keys),
+        training_log=TrainingLog(client, keys),
+    )
     return Services(
         settings=settings,
         redis=client,
-        comments=CommentStore(client, keys),
-        review=ReviewQueue(client, keys),
+        comments=default_site.comments,
+        review=default_site.review,
         tokens=TokenStore(client, keys),
         vault=EmailVault(secret),
         model=active_model(settings, models, default),
@@ -78,7 +133,9 @@ def build_services(settings: Settings) -> Services:
         ),
         signing_key=derive_secret(secret, "flask signing"),
         models=models,
-        training_log=TrainingLog(client, keys),
+        training_log=default_site.training_log,
+        sites=SiteRegistry(client, settings.key_prefix, settings),
+        _stores={DEFAULT_SITE: default_site},
         model_watch=ModelWatch(
             models,
             model_cache(settings),

@@ -226,6 +226,131 @@ class _Refused(click.ClickException):
     exit_code = 2
 
 
+def _site_registry():
+    """The sites of the configured Redis (the embedded one when REDIS_URL is unset)."""
+    from moderation.redis_server import connect
+    from moderation.sites import SiteRegistry
+
+    settings = _open_store(files=False)
+    client = connect(settings.redis_url or "", timeout=settings.redis_timeout)
+    return SiteRegistry(client, settings.key_prefix, settings)
+
+
+def _site_options(command):
+    """The settings `site create` and `site update` share; a list option is given once per
+    entry (--origin A --origin B) and replaces the site's list."""
+    options = [
+        click.option("--name", help="The site's name, as moderators see it."),
+        click.option("--origin", "allowed_origins", multiple=True, help="Origin of its pages."),
+        click.option("--language", "default_language", help="Default language: en, fa, ar."),
+        click.option("--publish-below", type=float, help="Publish below this spam score."),
+        click.option("--spam-above", type=float, help="Mark spam from this score."),
+        click.option("--max-links", type=int, help="Hold comments with this many links."),
+        click.option(
+            "--moderation-word",
+            "moderation_words",
+            multiple=True,
+            help="A word that holds a comment for review.",
+        ),
+        click.option(
+            "--disallowed-word",
+            "disallowed_words",
+            multiple=True,
+            help="A word that marks a comment spam.",
+        ),
+        click.option(
+            "--blocked-network",
+            "blocked_networks",
+            multiple=True,
+            help="An IP address or network whose comments are spam.",
+        ),
+        click.option(
+            "--trust-approved-authors/--no-trust-approved-authors",
+            default=None,
+            help="Publish a commenter with an approved comment without review.",
+        ),
+        click.option("--webhook-url", help="URL told about new comments ('' for none)."),
+        click.option(
+            "--moderator",
+            "moderators",
+            multiple=True,
+            help="Name of a moderator token that works on this site.",
+        ),
+        click.option(
+            "--clear",
+            "clear",
+            multiple=True,
+            metavar="SETTING",
+            help="Empty a list setting (e.g. --clear moderation_words).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _site_changes(values: dict) -> dict:
+    clear = set(values.pop("clear", ()) or ())
+    changes = {k: v for k, v in values.items() if v not in (None, ())}
+    for name in clear:
+        changes[name] = []
+    return changes
+
+
+def _print_site(site) -> None:
+    import json
+
+    click.echo(json.dumps(site.as_dict(), ensure_ascii=False, indent=2))
+
+
+@main.group()
+def site() -> None:
+    """Create, list and change the sites this deployment serves."""
+
+
+@site.command("create")
+@click.argument("site_id")
+@_site_options
+def site_create(site_id: str, **values) -> None:
+    """Add a site; settings left out follow the deployment's environment."""
+    from moderation.sites import SiteError
+
+    try:
+        _print_site(_site_registry().create(site_id, _site_changes(values)))
+    except SiteError as err:
+        raise click.UsageError(str(err)) from None
+
+
+@site.command("update")
+@click.argument("site_id")
+@_site_options
+def site_update(site_id: str, **values) -> None:
+    """Change some settings of a site (the default site too); the rest stay."""
+    from moderation.sites import SiteError
+
+    try:
+        _print_site(_site_registry().update(site_id, _site_changes(values)))
+    except SiteError as err:
+        raise click.UsageError(str(err)) from None
+
+
+@site.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Every setting, as JSON lines.")
+def site_list(as_json: bool) -> None:
+    """The sites: id, origins, language and thresholds."""
+    import json
+
+    for item in _site_registry().all(fresh=True):
+        if as_json:
+            click.echo(json.dumps(item.as_dict(), ensure_ascii=False))
+        else:
+            origins = ",".join(item.allowed_origins) or "-"
+            click.echo(
+                f"{item.id}\t{item.name}\t{origins}\t{item.default_language}\t"
+                f"{item.publish_below:g}/{item.spam_above:g}"
+            )
+
+
 @main.command("import")
 # Not click.Path(exists=True): a missing or unreadable file is refused in one line.
 @click.argument("file")

@@ -1,16 +1,21 @@
 """Which web pages may use the public API: CORS for the embedded form, and the POST origin check.
 
-Only origins listed in MODERATION_ALLOWED_ORIGINS are ever echoed (never "*"). Requests
-without an Origin header (servers, curl) are not browsers acting for a page and pass.
+Only origins a site lists (MODERATION_ALLOWED_ORIGINS for the default site) are ever
+echoed (never "*"). Requests without an Origin header (servers, curl) are not browsers
+acting for a page and pass.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
 
 from moderation.errors import ApiError
+
+if TYPE_CHECKING:
+    from moderation.sites import Site
 
 # The public API and the embed assets; the moderators' API stays same-origin only.
 CORS_BLUEPRINTS = frozenset({"public", "embed"})
@@ -19,7 +24,8 @@ PREFLIGHT_MAX_AGE = 600
 
 
 def allowed_origins() -> tuple[str, ...]:
-    return current_app.extensions["moderation"].settings.allowed_origins
+    """Every site's origins (MODERATION_ALLOWED_ORIGINS are the default site's)."""
+    return current_app.extensions["moderation"].sites.all_origins()
 
 
 def _strip_default_port(netloc: str) -> str:
@@ -42,13 +48,16 @@ def is_own_origin(origin: str) -> bool:
     return _strip_default_port(parts.netloc.lower()) == _strip_default_port(request.host.lower())
 
 
-def origin_may_post(origin: str | None) -> bool:
-    return origin is None or origin in allowed_origins() or is_own_origin(origin)
+def origin_may_post(origin: str | None, site: Site | None = None) -> bool:
+    if origin is None or is_own_origin(origin):
+        return True
+    return origin in (allowed_origins() if site is None else site.allowed_origins)
 
 
-def require_allowed_origin() -> None:
-    """403 for a browser post made by a page that is neither ours nor an allowed origin."""
-    if not origin_may_post(request.headers.get("Origin")):
+def require_allowed_origin(site: Site | None = None) -> None:
+    """403 for a browser post made by a page that is neither ours nor an allowed origin
+    (of `site`, when given: one site's pages may not post into another's)."""
+    if not origin_may_post(request.headers.get("Origin"), site):
         raise ApiError(
             403,
             "This site may not post comments here: its origin is not allowed.",

@@ -7,6 +7,7 @@ from typing import Any
 
 import redis
 from flask import Flask, Response, jsonify, request
+from redis.exceptions import RedisClusterException
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,9 @@ CODES = {
 }
 
 RETRY_AFTER_SECONDS = 5
+# What Redis or Redis Cluster raises when storage cannot serve now. A cluster that has lost
+# a slot ("All slots are not covered") raises RedisClusterException, not a RedisError.
+STORAGE_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, RedisClusterException)
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -99,7 +103,7 @@ def storage_unavailable(writing: bool = False) -> ApiError:
     )
 
 
-def storage_error_kind(exc: redis.RedisError) -> str:
+def storage_error_kind(exc: Exception) -> str:
     """A short name of what went wrong, for logs: never the command or its arguments."""
     text = str(exc).split(" ", 1)[0]
     # Redis error replies start with a code word: BUSY, OOM, READONLY, LOADING, NOSCRIPT...
@@ -116,10 +120,12 @@ def init_app(app: Flask) -> None:
 
     # Every Redis failure, not only a refused connection: BUSY (a long script), OOM
     # (maxmemory), READONLY (a replica after failover) and LOADING are all "try later".
-    @app.errorhandler(redis.RedisError)
-    def _redis_down(exc: redis.RedisError) -> Response:
+    def _redis_down(exc: Exception) -> Response:
         log.warning("Redis unavailable: %s", storage_error_kind(exc))
         return error_response(storage_unavailable(writing=request.method in WRITE_METHODS))
+
+    for kind in STORAGE_ERRORS:
+        app.register_error_handler(kind, _redis_down)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

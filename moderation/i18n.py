@@ -180,6 +180,10 @@ def language_names() -> list[tuple[str, str]]:
 
 
 def default_language() -> str:
+    """The request's site's default language (moderation/sites.py), else the deployment's."""
+    site = g.get("site")
+    if site is not None and site.default_language:
+        return site.default_language
     return current_app.extensions["i18n"]["default"]
 
 

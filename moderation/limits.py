@@ -34,11 +34,13 @@ from dataclasses import dataclass
 import redis
 from flask import Flask
 from limits import RateLimitItem, parse_many
-from limits.storage import RedisStorage
+from limits.storage import RedisClusterStorage, RedisStorage
 from limits.strategies import MovingWindowRateLimiter
+from redis.cluster import RedisCluster
 
 from moderation.config import Settings
 from moderation.errors import ApiError
+from moderation.redis_server import cluster_client_options
 from moderation.store.comments import Guard, Refused, address_key
 from moderation.store.keys import Keys
 
@@ -82,9 +84,19 @@ def build_limits(settings: Settings, client: redis.Redis, keys: Keys) -> PostLim
     items: tuple[RateLimitItem, ...] = ()
     if settings.rate_limit:
         items = tuple(parse_many(settings.rate_limit))
-        storage = RedisStorage(
-            "redis://", connection_pool=client.connection_pool, key_prefix=f"{keys.base}:rate"
-        )
+        prefix = f"{keys.base}:rate"
+        storage: RedisStorage
+        if isinstance(client, RedisCluster):
+            # No pool to share: the cluster storage opens its own client to the same nodes;
+            # its keys start with the deployment's tag, so they share its slot.
+            url = settings.redis_url or ""
+            storage = RedisClusterStorage(
+                url, key_prefix=prefix, **cluster_client_options(url, settings.redis_timeout)
+            )
+        else:
+            storage = RedisStorage(
+                "redis://", connection_pool=client.connection_pool, key_prefix=prefix
+            )
         limiter = MovingWindowRateLimiter(storage)
     guard = Guard(
         flood_ms=round(settings.flood_interval * 1000),

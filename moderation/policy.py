@@ -9,8 +9,17 @@ from moderation.rules import RuleHit
 SEVERITY = {"published": 0, "pending": 1, "spam": 2}
 
 
-def route(score: float, hits: Iterable[RuleHit], publish_below: float, spam_above: float) -> str:
-    if score < publish_below:
+def route(
+    score: float,
+    hits: Iterable[RuleHit],
+    publish_below: float,
+    spam_above: float,
+    *,
+    trusted: bool = False,
+) -> str:
+    """`trusted`: the commenter had a comment approved before (moderation/trust.py), so the
+    classifier's doubt alone does not hold this one; certain spam and rules still do."""
+    if score < publish_below or (trusted and score < spam_above):
         status = "published"
     elif score >= spam_above:
         status = "spam"

@@ -43,8 +43,11 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException
 
 from moderation.datadir import PRIVATE_UMASK, ensure_data_dir, open_private, tighten, write_private
+from moderation.store.client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def connect(url: str, timeout: float = 2.0) -> redis.Redis:
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.partition("://")[0].lower() in CLUSTER_SCHEMES
+
+
+def connect(url: str, timeout: float = 2.0) -> RedisClient:
+    """A client of the Redis `url` names, decoding replies as text, with `timeout` seconds
+    to connect and for each reply.
+
+    `redis+cluster://[[user]:password@]host:port[,host:port...][?option=...]` (TLS:
+    `rediss+cluster://`) names a Redis Cluster by one or more of its nodes; any other URL
+    is redis-py's own (`redis://`, `rediss://`, `unix://`)."""
+    if is_cluster_url(url):
+        return _connect_cluster(url, timeout)
     return redis.Redis.from_url(
         url,
         decode_responses=True,
@@ -85,6 +103,59 @@ def connect(url: str, timeout: float = 2.0) -> redis.Redis:
         socket_connect_timeout=timeout,
         health_check_interval=30,
     )
+
+
+def cluster_startup(url: str) -> tuple[str, list[tuple[str, int]]]:
+    """A `redis+cluster://` URL as redis-py takes it: the first node's URL (`redis://` or
+    `rediss://`, with the credentials, db and query options, which apply to every node)
+    and the (host, port) of the other nodes named."""
+    scheme, _, rest = url.partition("://")
+    # The host list ends where the path or the query starts (a query may hold a "/").
+    cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    netloc, tail = rest[:cut], rest[cut:]
+    userinfo, at, hosts = netloc.rpartition("@")
+    nodes = [node.strip() for node in hosts.split(",") if node.strip()]
+    if not nodes:
+        raise ValueError("a redis+cluster:// URL names at least one host:port")
+    others = [_host_port(node) for node in nodes]
+    first = f"{CLUSTER_SCHEMES[scheme.lower()]}://{userinfo}{at}{nodes[0]}{tail}"
+    return first, others[1:]
+
+
+def _host_port(node: str) -> tuple[str, int]:
+    host, colon, port = node.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # an IPv6 address: [::1]:7000
+    if not colon or not host or not port.isdigit():
+        raise ValueError(f"a redis+cluster:// node is host:port, not {node!r}")
+    return host, int(port)
+
+
+def cluster_client_options(url: str, timeout: float) -> dict[str, Any]:
+    """The RedisCluster keyword arguments for a `redis+cluster://` URL, as `connect` uses
+    them (for another client of the same cluster, e.g. a rate-limit storage's)."""
+    # redis-py parses the first node's URL as its own (password, TLS, query options, a db
+    # other than 0 refused); the others are further startup nodes, used when the first
+    # is down as the service starts.
+    first, others = cluster_startup(url)
+    return {
+        "url": first,
+        "startup_nodes": [ClusterNode(host, port) for host, port in others],
+        "decode_responses": True,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        # No health_check_interval: RedisCluster drops it. A broken connection to a node
+        # fails its command, and the next command reconnects.
+    }
+
+
+def _connect_cluster(url: str, timeout: float) -> RedisCluster:
+    try:
+        return RedisCluster(**cluster_client_options(url, timeout))
+    except RedisClusterException as err:
+        # Unlike redis.Redis, RedisCluster connects at once (to learn the slots), and its
+        # "no node reachable" is no RedisError: raised as one, callers that handle an
+        # unreachable Redis handle an unreachable cluster too.
+        raise redis.ConnectionError(str(err)) from err
 
 
 # --- processes -------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def judge(candidate: dict[str, Any], current: dict[str, Any], gate: Gate) -> lis
 
 def retrain(
     registry: ModelRegistry,
-    training_log: TrainingLog,
+    training_log: TrainingLog | Sequence[TrainingLog],
     current: SpamModel,
     *,
     extra: Sequence[Example] = (),
@@ -84,12 +84,17 @@ def retrain(
 ) -> RetrainReport:
     """`reference` (the deployment's first model) is a second yardstick: each step may
     lose at most the margin against the current model, and never more than the margin in
-    total against the reference, so small allowed drops cannot add up."""
+    total against the reference, so small allowed drops cannot add up.
+
+    `training_log` may be several sites' logs: a deployment trains one model on them all.
+    """
     started = time.perf_counter()
     report = RetrainReport(current=current.version, dry_run=dry_run)
     progress("gathering labeled comments")
     seed_train, seed_holdout = split(load_seed_corpus())
-    decided_train, decided_holdout = split(training_log.labeled_examples(rejected_as))
+    logs = [training_log] if isinstance(training_log, TrainingLog) else list(training_log)
+    decided = [ex for log_ in logs for ex in log_.labeled_examples(rejected_as)]
+    decided_train, decided_holdout = split(decided)
     extra_train = [ex for ex in extra if ex.label is not None]
     training = seed_train + extra_train + decided_train
     holdout = seed_holdout + decided_holdout
@@ -188,7 +193,7 @@ def retrain_service(
             )
     return retrain(
         services.models,
-        services.training_log,
+        services.training_logs(),
         services.model,
         extra=extra,
         rejected_as=settings.rejected_as,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -10,6 +11,8 @@ from typing import Any
 from classifier.features import count_links
 from classifier.normalize import ZWNJ, normalize
 from moderation.formstamp import stamp_age
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -30,17 +33,42 @@ class RuleHit:
         }
 
 
+# WordPress matches its word lists against all of these (the email too: a word list is
+# how a WordPress admin blocks one commenter).
+WORD_FIELDS = ("author", "email", "url", "content", "ip", "user_agent")
+
+
 def check_rules(
     comment: dict[str, str | None],
     max_links: int,
     *,
     word_list: tuple[str, ...] = (),
+    disallowed_words: tuple[str, ...] = (),
+    blocked_networks: tuple[Network, ...] = (),
     min_fill_seconds: float = 0.0,
     stamp_key: str | bytes | None = None,
     now: float | None = None,
 ) -> list[RuleHit]:
-    """The rules `comment` (content, author, url, honeypot, stamp) breaks, mildest allowed."""
+    """The rules `comment` (content, author, url, email, ip, user_agent, honeypot, stamp)
+    breaks, each with the mildest outcome it allows."""
     hits: list[RuleHit] = []
+    texts = [comment.get(name) or "" for name in WORD_FIELDS]
+    blocked = _blocked_network(comment.get("ip"), blocked_networks)
+    if blocked is not None:
+        hits.append(
+            RuleHit("blocked_ip", "spam", f"the address is in {blocked}", {"network": blocked})
+        )
+    if disallowed_words:
+        matched = matching_words(texts, disallowed_words)
+        if matched:
+            hits.append(
+                RuleHit(
+                    "disallowed_words",
+                    "spam",
+                    "matched: " + ", ".join(matched),
+                    {"words": matched},
+                )
+            )
     if comment.get("honeypot"):
         hits.append(RuleHit("honeypot", "spam", "a field hidden from people was filled in"))
     links = count_links(comment.get("content") or "")
@@ -60,7 +88,6 @@ def check_rules(
         if hit:
             hits.append(hit)
     if word_list:
-        texts = [comment.get(name) or "" for name in ("author", "url", "content")]
         matched = matching_words(texts, word_list)
         if matched:
             # The moderator page highlights these: the words as listed, after "matched: ".
@@ -70,6 +97,21 @@ def check_rules(
                 )
             )
     return hits
+
+
+def _blocked_network(ip: str | None, networks: tuple[Network, ...]) -> str | None:
+    if not ip or not networks:
+        return None
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped  # ::ffff:203.0.113.9 is 203.0.113.9
+    for network in networks:
+        if address.version == network.version and address in network:
+            return str(network)
+    return None
 
 
 def _too_fast(

@@ -17,6 +17,7 @@ from marshmallow import (
 )
 
 from moderation import websites
+from moderation.sites import SITE_ID_PATTERN
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -158,6 +159,29 @@ class CommentIn(Schema):
             "A form sent too soon after it was issued, or a forged stamp, is held for review."
         },
     )
+    site = Text(
+        load_default=None,
+        allow_none=True,
+        load_only=True,
+        validate=validate.Regexp(SITE_ID_PATTERN),
+        metadata={
+            "description": "The site the comment is for (the embed snippet's data-site); "
+            "without it, the site that lists the page's origin, else the default site.",
+            "pattern": SITE_ID_PATTERN,
+        },
+    )
+    trust_token = Text(
+        load_default=None,
+        allow_none=True,
+        load_only=True,
+        validate=validate.Length(max=512),
+        metadata={
+            "description": "The `trust_token` this service answered an earlier comment of "
+            "the same commenter with: once that comment is approved, a new one the "
+            "classifier is unsure of is published without review.",
+            "maxLength": 512,
+        },
+    )
 
     def __init__(self, *args: Any, max_content_length: int = 10_000, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -196,6 +220,16 @@ class CommentForm(CommentIn):
         validate=validate.Length(max=200),
         metadata=CommentIn._declared_fields["stamp"].metadata,
     )
+    site = Text(
+        load_only=True,
+        validate=CommentIn._declared_fields["site"].validators,
+        metadata=CommentIn._declared_fields["site"].metadata,
+    )
+    trust_token = Text(
+        load_only=True,
+        validate=validate.Length(max=512),
+        metadata=CommentIn._declared_fields["trust_token"].metadata,
+    )
 
 
 class FormStampOut(Schema):
@@ -221,6 +255,12 @@ class CommentOut(_CommentView):
         required=True,
         validate=validate.OneOf(["published", "pending"]),
         metadata={"description": "`pending` also for comments held as spam."},
+    )
+    trust_token = Text(
+        metadata={
+            "description": "Keep it and send it with this commenter's next comments "
+            "(`trust_token`): it vouches for them once this comment is approved."
+        },
     )
 
 
@@ -255,6 +295,11 @@ class ThreadQuery(Schema):
 
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = Text(load_default=None, validate=validate.Regexp(r"^[0-9]{1,18}$"))
+    site = Text(
+        load_default=None,
+        validate=validate.Regexp(SITE_ID_PATTERN),
+        metadata={"description": "The site (default: the one listing the page's origin)."},
+    )
 
 
 class RepliesPageOut(Schema):
@@ -531,3 +576,93 @@ class ModelList(Schema):
     serving = Text(
         required=True, metadata={"description": "The version this worker scores with now."}
     )
+
+
+# --- sites -------------------------------------------------------------------------------
+
+
+class SiteUpdateIn(Schema):
+    """What a site may set; what is left out follows the deployment's settings."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = Text(validate=validate.Length(min=1, max=200))
+    allowed_origins = fields.List(
+        Text(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(max=500),
+        metadata={"description": "Origins of the site's pages, e.g. https://news.example.com"},
+    )
+    default_language = Text(metadata={"description": "en, fa or ar (or another catalogue)"})
+    publish_below = fields.Float(validate=validate.Range(min=0, max=1))
+    spam_above = fields.Float(validate=validate.Range(min=0, max=1))
+    max_links = fields.Integer(validate=validate.Range(min=1, max=1000), strict=True)
+    moderation_words = fields.List(
+        Text(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(max=500),
+        metadata={"description": "A match in any field holds the comment for review."},
+    )
+    disallowed_words = fields.List(
+        Text(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(max=500),
+        metadata={
+            "description": "A match in any field (content, name, email, website, IP, "
+            "user agent) marks the comment spam."
+        },
+    )
+    blocked_networks = fields.List(
+        Text(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(max=500),
+        metadata={
+            "description": "IP addresses or networks (203.0.113.0/24, 2001:db8::/32) "
+            "whose comments are marked spam."
+        },
+    )
+    trust_approved_authors = fields.Boolean(
+        metadata={
+            "description": "Publish without review a commenter whose earlier comment "
+            "was approved, when only the classifier's doubt would hold it."
+        }
+    )
+    webhook_url = Text(allow_none=True, validate=validate.Length(max=2000))
+    moderators = fields.List(
+        Text(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(max=500),
+        metadata={
+            "description": "Names of the moderator tokens that work on this site; "
+            "empty: every moderator. Admins work on every site."
+        },
+    )
+
+
+class SiteCreateIn(SiteUpdateIn):
+    id = Text(
+        required=True,
+        validate=validate.Regexp(SITE_ID_PATTERN),
+        metadata={"pattern": SITE_ID_PATTERN, "description": "Lower-case letters, digits, -"},
+    )
+
+
+class SiteOut(Schema):
+    id = Text(required=True)
+    name = Text(required=True)
+    allowed_origins = fields.List(Text(), required=True)
+    default_language = Text(required=True)
+    publish_below = fields.Float(required=True)
+    spam_above = fields.Float(required=True)
+    max_links = fields.Integer(required=True)
+    moderation_words = fields.List(Text(), required=True)
+    disallowed_words = fields.List(Text(), required=True)
+    blocked_networks = fields.List(Text(), required=True)
+    trust_approved_authors = fields.Boolean(required=True)
+    webhook_url = Text(allow_none=True, required=True)
+    moderators = fields.List(Text(), required=True)
+    counts = fields.Dict(
+        keys=Text(),
+        values=fields.Integer(),
+        metadata={"description": "Comments by status (in the list of sites)."},
+    )
+
+
+class SiteList(Schema):
+    items = fields.List(fields.Nested(SiteOut), required=True)

@@ -6,6 +6,7 @@ endpoints (and later the Akismet endpoint and the importers) all call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from classifier.model import SpamModel
 from moderation.policy import route
 from moderation.privacy import EmailVault
-from moderation.rules import check_rules
+from moderation.rules import Network, RuleHit, check_rules
 from moderation.store.comments import CommentStore, idempotency_digest
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ class Thresholds:
     max_links: int
     min_fill_seconds: float = 0.0
     word_list: tuple[str, ...] = ()
+    disallowed_words: tuple[str, ...] = ()
+    blocked_networks: tuple[Network, ...] = ()
 
 
 def submit_comment(
@@ -47,6 +50,8 @@ def submit_comment(
     stamp_key: str | bytes | None = None,
     idempotency_key: str | None = None,
     limits: PostLimits | None = None,
+    trust_token: str | None = None,
+    trusted_by: Callable[[str, str], int | None] | None = None,
 ) -> dict[str, Any]:
     """Score, route and store one comment; return the stored record (with secrets).
 
@@ -55,6 +60,9 @@ def submit_comment(
     not stored twice: the earlier record comes back, with `replayed` set.
     With `limits`, a post over a limit raises `Refused` and stores nothing
     (moderation/limits.py); without, nothing is limited (imports, tests).
+    `trusted_by(identity, trust_token)` names the approved comment that vouches for this
+    commenter, or None (moderation/trust.py); a vouched-for commenter skips review when
+    only the classifier's doubt would hold the comment.
     """
     identity = vault.identity(data["email"])
     submitted = {**data, "email_hash": identity, "url": data.get("url") or None}
@@ -69,14 +77,35 @@ def submit_comment(
         limits.check_rate(client.ip, identity)
     features = {"content": data["content"], "author": data["author"], "url": data.get("url") or ""}
     hits = check_rules(
-        {**features, "honeypot": data.get("homepage"), "stamp": data.get("stamp")},
+        {
+            **features,
+            "email": data["email"],
+            "ip": client.ip,
+            "user_agent": client.user_agent,
+            "honeypot": data.get("homepage"),
+            "stamp": data.get("stamp"),
+        },
         thresholds.max_links,
         word_list=thresholds.word_list,
+        disallowed_words=thresholds.disallowed_words,
+        blocked_networks=thresholds.blocked_networks,
         min_fill_seconds=thresholds.min_fill_seconds,
         stamp_key=stamp_key,
     )
     score = model.score(features)
-    status = route(score, hits, thresholds.publish_below, thresholds.spam_above)
+    vouched_by = trusted_by(identity, trust_token) if trust_token and trusted_by else None
+    if vouched_by is not None:
+        hits.append(
+            RuleHit(
+                "trusted_author",
+                "published",
+                f"comment {vouched_by} of this commenter was approved",
+                {"comment": vouched_by},
+            )
+        )
+    status = route(
+        score, hits, thresholds.publish_below, thresholds.spam_above, trusted=vouched_by is not None
+    )
     now = datetime.now(UTC)
     record: dict[str, Any] = {
         "id": store.next_id(),

@@ -327,6 +327,7 @@ def _host_page_app(environ, start_response):
     refresh = f' data-refresh-seconds="{escape(query["refresh"])}"' if "refresh" in query else ""
     # ?lang= is the page's own language; ?data_lang= asks the widget for one of its own.
     refresh += f' data-lang="{escape(query["data_lang"])}"' if "data_lang" in query else ""
+    refresh += f' data-site="{escape(query["data_site"])}"' if "data_site" in query else ""
     # The snippet exactly as the README gives it (plus the optional refresh attribute).
     snippet = (
         f'<div id="comments" data-thread="{escape(query["thread"])}"{refresh}></div>'

@@ -438,3 +438,41 @@ def test_many_replies_come_a_page_at_a_time(page, host_page, live, services, art
     assert shown.count() == REPLIES_PER_COMMENT + 5
     assert more.is_hidden()
     page.locator("#comments").screenshot(path=str(artifacts / "embed-more-replies.png"))
+
+
+def test_a_site_from_the_snippet_and_trust_kept_in_the_browser(
+    page, host_page, live, services, artifacts
+):
+    # data-site="blog": the widget reads and posts that site's thread. The site holds
+    # everything for review, so what publishes the second comment is the trust token the
+    # browser kept from the first, once a moderator approved it.
+    services.sites.create(
+        "blog",
+        {"allowed_origins": [host_page.origin], "publish_below": 0.0, "spam_above": 0.999},
+    )
+    blog = services.stores("blog")
+    open_widget(page, host_page, live, data_site="blog")
+    page.get_by_label("Save my name, email, and website in this browser").check()
+    fill(page, "Does the budget include the new library?")
+    post(page)
+    page.get_by_text("Does the budget include the new library?").wait_for()
+    held = blog.comments.queue_page("pending", "oldest", 10, None, None)[0]
+    assert [c["content"] for c in held] == ["Does the budget include the new library?"]
+    assert services.comments.count("pending") == 0  # not the default site's
+    tokens = json.loads(page.evaluate("localStorage.getItem('comments:trust:blog')"))
+    assert len(tokens) == 1
+
+    moderator, _ = services.tokens.create("Ada", "moderator")
+    info = services.tokens.lookup(moderator)
+    assert blog.review.decide(held[0]["id"], "approve", info).status == "published"
+
+    page.reload()
+    page.locator('.mc[aria-busy="false"]').wait_for()
+    page.get_by_text("Does the budget include the new library?").wait_for()
+    page.locator("#mc-content").fill("Thanks, found it in the appendix.")
+    post(page)
+    page.get_by_text("Thanks, found it in the appendix.").wait_for()
+    latest = blog.comments.queue_page("published", "newest", 1, None, None)[0][0]
+    assert latest["content"] == "Thanks, found it in the appendix."
+    assert [r["rule"] for r in latest["rules"]] == ["trusted_author"]
+    page.screenshot(path=str(artifacts / "widget-site-trusted.png"), full_page=True)

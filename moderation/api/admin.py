@@ -7,7 +7,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from moderation import retrain_jobs
-from moderation.api.moderation import documented, services
+from moderation.api.moderation import documented, per_site, services
 from moderation.auth import require_role
 from moderation.errors import ApiError
 from moderation.schemas import (
@@ -17,21 +17,31 @@ from moderation.schemas import (
     ModelOut,
     RetrainIn,
     RetrainJobOut,
+    SiteCreateIn,
+    SiteList,
+    SiteOut,
+    SiteUpdateIn,
 )
+from moderation.site_request import current_site
+from moderation.sites import Site, SiteError, SiteExists
+from moderation.store.keys import STATUSES
 from moderation.store.models import RegistryError
 
 blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Admins' API")
 
 
 @blp.route("/audit")
+@per_site(blp)
 @documented(blp, 422)
 @blp.arguments(AuditQuery, location="query")
 @blp.response(200, AuditPage)
 @require_role("admin")
 def audit(query: dict[str, Any]) -> dict[str, Any]:
     """Who decided what and when, newest first; optionally for one comment."""
-    entries, next_cursor = services().review.audit_entries(
-        query["limit"], query["cursor"], query.get("comment")
+    entries, next_cursor = (
+        services()
+        .stores(current_site())
+        .review.audit_entries(query["limit"], query["cursor"], query.get("comment"))
     )
     items = [
         {
@@ -113,3 +123,66 @@ def rollback() -> dict[str, Any]:
     except RegistryError as err:
         raise ApiError(409, str(err)) from None
     return next(m for m in _model_list() if m["version"] == version)
+
+
+# --- sites -------------------------------------------------------------------------------
+
+
+def _site_view(site: Site, *, counts: bool = False) -> dict[str, Any]:
+    view = site.as_dict()
+    if counts:
+        comments = services().stores(site).comments
+        view["counts"] = {status: comments.count(status) for status in STATUSES}
+    return view
+
+
+@blp.route("/sites")
+@documented(blp)
+@blp.response(200, SiteList)
+@require_role("admin")
+def list_sites() -> dict[str, Any]:
+    """Every site with its settings and its comments by status: the view across sites."""
+    return {"items": [_site_view(s, counts=True) for s in services().sites.all(fresh=True)]}
+
+
+@blp.route("/sites", methods=["POST"])
+@documented(blp, 409, 422, e409="A site with this id exists")
+@blp.arguments(SiteCreateIn)
+@blp.response(201, SiteOut)
+@require_role("admin")
+def create_site(body: dict[str, Any]) -> dict[str, Any]:
+    """Add a site; what is not given follows the deployment's settings."""
+    site_id = body.pop("id")
+    try:
+        return _site_view(services().sites.create(site_id, body))
+    except SiteExists as err:
+        raise ApiError(409, str(err), code="site_exists") from None
+    except SiteError as err:
+        raise ApiError(422, str(err)) from None
+
+
+@blp.route("/sites/<site_id>")
+@documented(blp, 404, e404="No such site")
+@blp.response(200, SiteOut)
+@require_role("admin")
+def get_site(site_id: str) -> dict[str, Any]:
+    site = services().sites.get(site_id, fresh=True)
+    if site is None:
+        raise ApiError(404, "There is no site with this id.", code="unknown_site")
+    return _site_view(site, counts=True)
+
+
+@blp.route("/sites/<site_id>", methods=["PATCH"])
+@documented(blp, 404, 422, e404="No such site")
+@blp.arguments(SiteUpdateIn)
+@blp.response(200, SiteOut)
+@require_role("admin")
+def update_site(body: dict[str, Any], site_id: str) -> dict[str, Any]:
+    """Change some of a site's settings; the others stay as they are."""
+    registry = services().sites
+    if registry.get(site_id, fresh=True) is None:
+        raise ApiError(404, "There is no site with this id.", code="unknown_site")
+    try:
+        return _site_view(registry.update(site_id, body))
+    except SiteError as err:
+        raise ApiError(422, str(err)) from None

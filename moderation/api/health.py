@@ -11,11 +11,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import redis
 from flask import current_app
 from flask_smorest import Blueprint
 
-from moderation.errors import RETRY_AFTER_SECONDS, storage_error_kind
+from moderation.errors import RETRY_AFTER_SECONDS, STORAGE_ERRORS, storage_error_kind
 from moderation.schemas import HealthOut, ReadyOut
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ def readyz() -> tuple[dict[str, Any], int, dict[str, str]]:
         # A tiny write with a short expiry: PING alone passes on a full or read-only Redis.
         svc.redis.set(svc.comments.keys.readiness_probe, "1", px=10_000)
         checks["redis"] = "ok"
-    except redis.RedisError as exc:
+    except STORAGE_ERRORS as exc:
         checks["redis"] = storage_error_kind(exc)
         log.warning("not ready: Redis %s", checks["redis"])
     model = getattr(svc, "model", None)

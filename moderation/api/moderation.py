@@ -9,7 +9,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from moderation.auth import current_moderator, require_role
-from moderation.bootstrap import Services
+from moderation.bootstrap import Services, SiteStores
 from moderation.errors import ApiError
 from moderation.metrics import count_decisions
 from moderation.schemas import (
@@ -24,6 +24,8 @@ from moderation.schemas import (
     QueueQuery,
     StatsOut,
 )
+from moderation.site_request import current_site
+from moderation.sites import SITE_ID_PATTERN
 from moderation.store.keys import STATUSES
 from moderation.store.review import utc_iso
 from moderation.text import render_content
@@ -36,6 +38,30 @@ BEARER = [{"bearerAuth": []}]
 
 def services() -> Services:
     return current_app.extensions["moderation"]
+
+
+SITE_PARAMETER = {
+    "in": "query",
+    "name": "site",
+    "required": False,
+    "schema": {"type": "string", "pattern": SITE_ID_PATTERN},
+    "description": "The site whose comments these are (default: the default site). The "
+    "X-Moderation-Site header does the same.",
+}
+
+
+def per_site(blueprint: Blueprint):
+    """Document the `site` parameter of a route that works on one site's comments."""
+    return blueprint.doc(parameters=[SITE_PARAMETER])
+
+
+def site_data() -> SiteStores:
+    """This request's site's stores, once the moderator is one of the site's (403 if not)."""
+    site = current_site()
+    moderator = current_moderator()
+    if not site.admits(moderator.name, moderator.role):
+        raise ApiError(403, "You do not moderate this site.", code="not_this_site")
+    return services().stores(site)
 
 
 ERROR_DESCRIPTIONS = {
@@ -64,30 +90,32 @@ def documented(blueprint: Blueprint, *statuses: int, **described: str):
 
 
 @blp.route("/stats")
+@per_site(blp)
 @documented(blp)
 @blp.response(200, StatsOut)
 @require_role("moderator")
 def stats() -> dict[str, Any]:
     """Counts by status, the oldest pending age, live claims, decisions per moderator per
     day and the pending queue over the last 24 hours."""
-    svc = services()
-    oldest = svc.comments.oldest_created_ms("pending")
+    data = site_data()
+    oldest = data.comments.oldest_created_ms("pending")
     return {
-        "counts": {status: svc.comments.count(status) for status in STATUSES},
+        "counts": {status: data.comments.count(status) for status in STATUSES},
         "oldest_pending_age_seconds": None
         if oldest is None
         else max(0.0, round(time.time() - oldest / 1000, 3)),
-        "claimed": svc.review.live_claims(),
-        "decisions": svc.review.decisions_per_day(7),
-        "queue_over_time": svc.review.pending_over_time(24),
+        "claimed": data.review.live_claims(),
+        "decisions": data.review.decisions_per_day(7),
+        "queue_over_time": data.review.pending_over_time(24),
     }
 
 
-def _queue_items(svc: Services, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    histories = svc.comments.commenter_histories(
+def _queue_items(data: SiteStores, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    histories = data.comments.commenter_histories(
         [r["email_hash"] for r in records if r.get("email_hash")]
     )
-    leases = svc.review.leases([r["id"] for r in records])
+    leases = data.review.leases([r["id"] for r in records])
+    svc = services()
     return [_queue_item(r, svc, histories, leases.get(str(r["id"]))) for r in records]
 
 
@@ -125,14 +153,15 @@ def _queue_item(
 
 
 @blp.route("/queue")
+@per_site(blp)
 @documented(blp, 422)
 @blp.arguments(QueueQuery, location="query")
 @blp.response(200, QueuePage)
 @require_role("moderator")
 def queue(query: dict[str, Any]) -> dict[str, Any]:
     """The review queue: pending by default, also spam (rescue) and published (take-down)."""
-    svc = services()
-    comments = svc.comments
+    data = site_data()
+    comments = data.comments
     time_order = query["order"] in ("oldest", "newest")
     if query["cursor"] and time_order != query["cursor"].isdigit():
         fields = {"cursor": ["This cursor belongs to another order; start again without one."]}
@@ -140,10 +169,11 @@ def queue(query: dict[str, Any]) -> dict[str, Any]:
     records, next_cursor = comments.queue_page(
         query["status"], query["order"], query["limit"], query["cursor"], query["thread"]
     )
-    return {"items": _queue_items(svc, records), "next_cursor": next_cursor}
+    return {"items": _queue_items(data, records), "next_cursor": next_cursor}
 
 
 @blp.route("/claims", methods=["POST"])
+@per_site(blp)
 @documented(blp, 422)
 @blp.arguments(ClaimIn)
 @blp.response(200, ClaimOut)
@@ -153,12 +183,12 @@ def claim(body: dict[str, Any]) -> dict[str, Any]:
 
     Claiming again renews your own claims, so a reloaded page gets its items back.
     """
-    svc = services()
+    data = site_data()
     moderator = current_moderator()
     if "ids" in body:
-        result = svc.review.claim_ids(moderator, body["ids"], body["lease_seconds"])
+        result = data.review.claim_ids(moderator, body["ids"], body["lease_seconds"])
     else:
-        result = svc.review.claim_next(
+        result = data.review.claim_next(
             moderator,
             body.get("limit", 10),
             status=body.get("status", "pending"),
@@ -167,19 +197,20 @@ def claim(body: dict[str, Any]) -> dict[str, Any]:
             lease_seconds=body["lease_seconds"],
         )
     return {
-        "items": _queue_items(svc, svc.comments.get_many(result.ids)),
+        "items": _queue_items(data, data.comments.get_many(result.ids)),
         "lease_expires_at": utc_iso(result.lease_expires_ms),
         "unavailable": [int(i) for i in result.unavailable],
     }
 
 
 @blp.route("/claims/<int:comment_id>", methods=["DELETE"])
+@per_site(blp)
 @documented(blp, 404, 409)
 @blp.response(204)
 @require_role("moderator")
 def release(comment_id: int) -> None:
     """Give a claimed comment back early (admins may release anyone's claim)."""
-    outcome = services().review.release(current_moderator(), comment_id)
+    outcome = site_data().review.release(current_moderator(), comment_id)
     if outcome == "not_claimed":
         raise ApiError(404, f"You hold no claim on comment {comment_id}.")
     if outcome == "held_by_other":
@@ -187,6 +218,7 @@ def release(comment_id: int) -> None:
 
 
 @blp.route("/comments/<int:comment_id>/decision", methods=["POST"])
+@per_site(blp)
 @documented(blp, 404, 409, 422)
 @blp.arguments(DecisionIn)
 @blp.response(200, DecisionOut)
@@ -196,7 +228,7 @@ def decide(body: dict[str, Any], comment_id: int) -> dict[str, Any]:
 
     Deciding again what is already so changes and counts nothing and says so.
     """
-    result = services().review.decide(comment_id, body["action"], current_moderator())
+    result = site_data().review.decide(comment_id, body["action"], current_moderator())
     count_decisions([result])
     if result.outcome == "not_found":
         raise ApiError(404, f"There is no comment {comment_id}.")
@@ -215,13 +247,14 @@ def decide(body: dict[str, Any], comment_id: int) -> dict[str, Any]:
 
 
 @blp.route("/decisions", methods=["POST"])
+@per_site(blp)
 @documented(blp, 422)
 @blp.arguments(BulkDecisionIn)
 @blp.response(200, BulkDecisionOut)
 @require_role("moderator")
 def decide_many(body: dict[str, Any]) -> dict[str, Any]:
     """One action on many comments; each is decided atomically and reported on its own."""
-    results = services().review.decide_many(body["ids"], body["action"], current_moderator())
+    results = site_data().review.decide_many(body["ids"], body["action"], current_moderator())
     count_decisions(results)
     return {
         "results": [

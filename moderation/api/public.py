@@ -12,8 +12,8 @@ from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, RAISE, ValidationError
 from werkzeug.exceptions import BadRequest
 
-from moderation import limits
-from moderation.bootstrap import Services
+from moderation import limits, webhooks
+from moderation.bootstrap import Services, SiteStores
 from moderation.cors import require_allowed_origin
 from moderation.errors import ApiError
 from moderation.formstamp import issue_stamp
@@ -27,9 +27,12 @@ from moderation.schemas import (
     ThreadPageOut,
     ThreadQuery,
 )
+from moderation.site_request import current_site, site_stores
+from moderation.sites import Site
 from moderation.store.comments import ParentError, Refused
 from moderation.submission import ClientInfo, public_view, submit_comment
 from moderation.text import render_content
+from moderation.trust import issue_trust_token, vouching_comment
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,9 @@ def idempotency_key(data: dict[str, Any]) -> str | None:
 def store_comment(data: dict[str, Any]) -> dict[str, Any]:
     """Score, route and store a validated comment from this request's client: the record."""
     svc = services()
+    site = current_site(data.pop("site", None))
+    stores = svc.stores(site)
+    trust_token = data.pop("trust_token", None)
     client = ClientInfo(
         ip=request.remote_addr,
         user_agent=request.user_agent.string or None,
@@ -109,13 +115,15 @@ def store_comment(data: dict[str, Any]) -> dict[str, Any]:
         record = submit_comment(
             data,
             client,
-            store=svc.comments,
+            store=stores.comments,
             vault=svc.vault,
             model=timed(svc.model),
-            thresholds=svc.thresholds,
+            thresholds=svc.thresholds_for(site),
             stamp_key=current_app.secret_key,
             idempotency_key=idempotency_key(data),
             limits=limits.for_app(current_app),
+            trust_token=trust_token if site.trust_approved_authors else None,
+            trusted_by=lambda identity, token: vouched_for(stores, site, identity, token),
         )
     except ParentError as err:
         fields = {"parent": [str(err)]}
@@ -123,19 +131,38 @@ def store_comment(data: dict[str, Any]) -> dict[str, Any]:
     except Refused as err:
         log.info("comment refused (%s): nothing stored", err.reason)
         raise limits.api_error(err) from None
+    record["trust_token"] = issue_trust_token(
+        current_app.secret_key,  # type: ignore[arg-type]
+        site.id,
+        record["email_hash"],
+        record["id"],
+    )
     if record.get("replayed"):
         log.info("comment %s sent again under its idempotency key: not stored twice", record["id"])
         return record
     count_submission(record["status"])
+    webhooks.notify_pending(site.webhook_url, site.id, record)
     log.info(
-        "comment %s in thread %r: %s (score %.3f, rules %s)",
+        "comment %s in thread %r: %s (score %.3f, rules %s, site %s)",
         record["id"],
         record["thread"],
         record["status"],
         record["score"],
         [r["rule"] for r in record["rules"]] or "none",
+        site.id,
     )
     return record
+
+
+def vouched_for(stores: SiteStores, site: Site, identity: str, token: str) -> int | None:
+    """The approved comment of this commenter that `token` names, if it is still approved."""
+    comment_id = vouching_comment(token, current_app.secret_key, site.id, identity)  # type: ignore[arg-type]
+    if comment_id is None:
+        return None
+    earlier = stores.comments.get(comment_id)
+    if earlier is None or earlier.get("email_hash") != identity:
+        return None
+    return comment_id if earlier.get("status") == "published" else None
 
 
 @blp.route("/comments")
@@ -195,11 +222,13 @@ class Comments(MethodView):
         again under the same parent is 409 `duplicate`. A refused comment is not stored; a
         retry under the same `Idempotency-Key` is answered its comment, never refused.
         """
-        require_allowed_origin()
         body, unknown = request_body()
-        record = store_comment(load_comment(body, unknown))
+        data = load_comment(body, unknown)
+        require_allowed_origin(current_site(data.get("site")))
+        record = store_comment(data)
         view = public_view(record)
         view["content"] = render_content(view["content"])
+        view["trust_token"] = record["trust_token"]
         headers = {"Idempotent-Replayed": "true"} if record.get("replayed") else {}
         return view, 201, headers
 
@@ -213,7 +242,7 @@ class ThreadComments(MethodView):
     def get(self, query: dict[str, Any], thread: str) -> dict[str, Any]:
         """Published comments of a thread, oldest first, replies nested under their parent."""
         cursor = int(query["cursor"]) if query.get("cursor") else None
-        page = services().comments.thread_page(thread, query["limit"], cursor)
+        page = site_stores().comments.thread_page(thread, query["limit"], cursor)
         return {
             "thread": thread,
             "total": page.total,
@@ -242,7 +271,7 @@ class CommentReplies(MethodView):
         """More replies to a published comment (a thread page shows the first few), oldest
         first, from the `replies_cursor` that page gave, each with its first replies."""
         cursor = int(query["cursor"]) if query.get("cursor") else None
-        page = services().comments.replies_page(comment_id, query["limit"], cursor)
+        page = site_stores().comments.replies_page(comment_id, query["limit"], cursor)
         if page is None:
             raise ApiError(404, "There is no published comment with this id.")
         return {

@@ -15,21 +15,22 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-import redis
 from babel import Locale
 from babel.dates import format_timedelta
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from moderation import i18n, websites
-from moderation.api.public import FORM_TYPES, load_comment, request_body, services, store_comment
+from moderation.api.public import FORM_TYPES, load_comment, request_body, store_comment
 from moderation.config import ConfigError, canonical_origin
 from moderation.cors import allowed_origins, require_allowed_origin
 from moderation.embed.dates import exact_time, parse_time, relative_time
-from moderation.errors import RETRY_AFTER_SECONDS, ApiError
+from moderation.errors import RETRY_AFTER_SECONDS, STORAGE_ERRORS, ApiError
 from moderation.formstamp import issue_stamp
 from moderation.i18n import N_
+from moderation.site_request import current_site, site_stores
+from moderation.sites import DEFAULT_SITE
 from moderation.text import render_content
 
 PAGE_SIZE = 50
@@ -60,6 +61,7 @@ blp = Blueprint("thread_page", __name__, template_folder="templates")
 
 @blp.before_request
 def _language() -> None:
+    current_site()  # before the language: a site has its own default language
     i18n.prefer(request.values.get("lang"))
 
 
@@ -72,6 +74,9 @@ def _lang_arg() -> str | None:
 def thread_path(thread: str, **query: str | int | None) -> str:
     """This page's URL; "/" in the thread id is escaped so no proxy can merge slashes."""
     params = {name: value for name, value in query.items() if value not in (None, "")}
+    site = g.get("site")
+    if site is not None and site.id != DEFAULT_SITE:
+        params = {"site": site.id, **params}  # the form and every link stay on the site
     path = "/threads/" + quote(thread, safe="")
     return path + ("?" + urlencode(params) if params else "")
 
@@ -161,7 +166,7 @@ def _render(
     """The page; `unavailable` (storage down): the form alone, still holding `values`.
     With `replies_of`, the page lists that comment's replies from `cursor` on; with `wait`,
     `problem` says how many seconds to wait (and Retry-After too)."""
-    store = services().comments
+    store = site_stores().comments
     page = None
     if replies_of is not None and not unavailable:
         page = store.replies_page(replies_of, PAGE_SIZE, cursor, thread=thread)
@@ -247,7 +252,6 @@ def _typed() -> dict[str, str]:
     return {name: request.form.get(name, "") for name in FORM_FIELDS}
 
 
-@blp.errorhandler(redis.RedisError)
 def _storage_down(exc: Exception) -> tuple[str, int, dict[str, str]]:
     # A page, not the API's JSON: and for a post, the form with everything typed in it.
     posted = request.method == "POST"
@@ -261,6 +265,10 @@ def _storage_down(exc: Exception) -> tuple[str, int, dict[str, str]]:
         unavailable=True,
         problem=UNAVAILABLE_SAVING if posted else None,
     )
+
+
+for _kind in STORAGE_ERRORS:
+    blp.register_error_handler(_kind, _storage_down)
 
 
 @blp.get("/threads/<thread:thread>")
@@ -278,7 +286,7 @@ def thread_page(thread: str) -> tuple[str, int, dict[str, str]]:
 
 @blp.post("/threads/<thread:thread>")
 def post_comment(thread: str) -> Response | tuple[str, int, dict[str, str]]:
-    require_allowed_origin()
+    require_allowed_origin(current_site())
     if request.mimetype not in FORM_TYPES:
         raise ApiError(415, "Send the comment as an HTML form post.")
     return_to = safe_return_to(request.form.get("return_to"))

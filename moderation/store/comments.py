@@ -11,8 +11,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
-import redis
-
+from moderation.store.client import RedisClient
 from moderation.store.keys import STATUSES, Keys
 
 PUBLIC_FIELDS = ("id", "thread", "parent", "author", "url", "content", "created_at")
@@ -78,7 +77,7 @@ def _as_int(value: str | None) -> int | None:
 
 
 class CommentStore:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.keys = keys
         self._store = client.register_script(lua_script("store_comment.lua"))

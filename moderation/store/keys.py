@@ -1,8 +1,11 @@
 """The key layout.
 
-Every key of a deployment carries the same hash tag, `{prefix}`, so that the multi-key
-scripts that keep a comment and its indexes consistent are valid on Redis Cluster (all
-keys in one slot). A deployment outgrowing one Redis node shards by site, not by key.
+Every key of a site carries the same hash tag, `{prefix}` for the default site and
+`{prefix:site}` for the others, so that the multi-key scripts that keep a comment and its
+indexes consistent are valid on Redis Cluster (all keys in one slot), and a deployment
+outgrowing one Redis node shards by site, not by key. What belongs to the whole
+deployment (moderator tokens, the model registry, the sites) sits in the default site's
+slot.
 Free-form parts (thread ids) are percent-encoded so no two keys can collide.
 """
 
@@ -13,9 +16,18 @@ from urllib.parse import quote
 STATUSES = ("published", "pending", "spam", "rejected")
 
 
+DEFAULT_SITE = "default"
+
+
 class Keys:
-    def __init__(self, prefix: str) -> None:
-        self.base = "{" + prefix + "}"
+    """One site's keys. The default site keeps the tag a single-site deployment always
+    had (`{prefix}`), so its data needs no migration; any other site's tag is
+    `{prefix:site}`, which Redis Cluster hashes to a slot of its own."""
+
+    def __init__(self, prefix: str, site: str = DEFAULT_SITE) -> None:
+        self.prefix = prefix
+        self.site = site
+        self.base = "{" + prefix + "}" if site == DEFAULT_SITE else "{" + f"{prefix}:{site}" + "}"
 
     @property
     def sequence(self) -> str:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 
-import redis
-
+from moderation.store.client import RedisClient
 from moderation.store.keys import STATUSES, Keys
 
 log = logging.getLogger(__name__)
@@ -18,7 +17,7 @@ SCHEMA_VERSION = 2
 _BATCH = 1000
 
 
-def migrate(client: redis.Redis, keys: Keys) -> int:
+def migrate(client: RedisClient, keys: Keys) -> int:
     """Run the steps this deployment has not had yet; the schema version it is at now."""
     current = int(client.get(keys.schema_version) or 1)
     if current < 2:
@@ -29,7 +28,7 @@ def migrate(client: redis.Redis, keys: Keys) -> int:
     return current
 
 
-def _index_thread_uncertainty(client: redis.Redis, keys: Keys) -> int:
+def _index_thread_uncertainty(client: RedisClient, keys: Keys) -> int:
     # Version 2 ranks a thread's queue by uncertainty from its own index (it used to rank
     # at most 5,000 members in memory): fill it from the deployment-wide one.
     done = 0

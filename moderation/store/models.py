@@ -17,10 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from classifier.model import SpamModel
 from classifier.persistence import load_model, save_model
+from moderation.store.client import RedisClient
 from moderation.store.keys import Keys
 
 _PROMOTE = """
@@ -72,7 +71,7 @@ class ModelEntry:
 
 
 class ModelRegistry:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.keys = keys
         self._promote = client.register_script(_PROMOTE)

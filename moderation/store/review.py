@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-
+from moderation.store.client import RedisClient, is_cluster, server_time
 from moderation.store.comments import HOUR_MS, lua_script, padded
 from moderation.store.keys import Keys
 from moderation.store.tokens import TokenInfo
@@ -63,7 +62,7 @@ def utc_iso(ms: int) -> str:
 
 
 class ReviewQueue:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.keys = keys
         self._claim = client.register_script(lua_script("claim.lua"))
@@ -129,11 +128,16 @@ class ReviewQueue:
         if not ids:
             return {}
         members = [str(i) for i in ids]
+        cluster = is_cluster(self.client)
         pipe = self.client.pipeline(transaction=False)
-        pipe.time()
+        if not cluster:
+            pipe.time()
         pipe.zmscore(self.keys.leases, members)
         pipe.hmget(self.keys.lease_owners, members)
-        (seconds, micros), ends, owners = pipe.execute()
+        answers = pipe.execute()
+        # A cluster pipeline refuses TIME: there it is asked apart, of the leases' node.
+        seconds, micros = server_time(self.client, self.keys.leases) if cluster else answers.pop(0)
+        ends, owners = answers
         now = seconds * 1000 + micros // 1000
         return {
             cid: (holder_name(owner), int(end))
@@ -142,7 +146,7 @@ class ReviewQueue:
         }
 
     def live_claims(self) -> int:
-        seconds, micros = self.client.time()
+        seconds, micros = server_time(self.client, self.keys.leases)
         return int(
             self.client.zcount(self.keys.leases, f"({seconds * 1000 + micros // 1000}", "+inf")
         )
@@ -153,8 +157,9 @@ class ReviewQueue:
         return self.decide_many([comment_id], action, moderator)[0]
 
     def decide_many(self, ids: list[int], action: str, moderator: TokenInfo) -> list[Decision]:
-        """Decide each comment atomically; two round trips for the lot unless a comment
-        changed status between reading and deciding, which is retried on its own."""
+        """Decide each comment atomically; two round trips for the lot (on a cluster, one
+        and one per comment) unless a comment changed status between reading and
+        deciding, which is retried on its own."""
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         ids = list(dict.fromkeys(int(i) for i in ids))
@@ -168,13 +173,16 @@ class ReviewQueue:
                 pipe.hmget(self.keys.comment(cid), "status", "thread", "parent")
             rows = pipe.execute()
             now_ms = int(datetime.now(UTC).timestamp() * 1000)
-            pipe = self.client.pipeline(transaction=False)
+            # A cluster pipeline refuses EVALSHA: there each comment is one round trip
+            # (each decision was its own atomic script anyway); one Redis pipelines them.
+            pipe = None if is_cluster(self.client) else self.client.pipeline(transaction=False)
             called = []
+            answers = []
             for cid, (status, thread, parent) in zip(pending, rows, strict=True):
                 if status is None:
                     results[cid] = Decision(id=cid, action=action, outcome="not_found")
                     continue
-                self._decide(
+                answer = self._decide(
                     keys=self._decision_keys(cid, status, ACTIONS[action], thread, parent, now_ms),
                     args=[
                         cid,
@@ -190,8 +198,11 @@ class ReviewQueue:
                     ],
                     client=pipe,
                 )
+                if pipe is None:
+                    answers.append(answer)
                 called.append((cid, utc_iso(now_ms)))
-            answers = pipe.execute() if called else []
+            if pipe is not None and called:
+                answers = pipe.execute()
             pending = []
             for (cid, decided_at), answer in zip(called, answers, strict=True):
                 outcome = answer[0]

@@ -12,8 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import redis
-
+from moderation.store.client import RedisClient
 from moderation.store.keys import Keys
 
 ROLES = ("moderator", "admin")
@@ -42,7 +41,7 @@ class TokenInfo:
 
 
 class TokenStore:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.key = keys.tokens
 

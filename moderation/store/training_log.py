@@ -17,9 +17,8 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 
-import redis
-
 from classifier.data import HAM, SPAM, Example
+from moderation.store.client import RedisClient
 from moderation.store.keys import Keys
 
 LABELS = ("spam", "ham", "rejected")
@@ -78,7 +77,7 @@ def _check(entry: TrainingEntry) -> dict[str, str]:
 
 
 class TrainingLog:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: RedisClient, keys: Keys) -> None:
         self.client = client
         self.keys = keys
 

@@ -26,6 +26,7 @@ from flask import (
 from flask_babel import gettext as _
 
 from moderation import browser_session, i18n
+from moderation.sites import DEFAULT_SITE
 from moderation.store.tokens import TokenInfo
 
 STATIC = Path(__file__).parent / "static"
@@ -120,14 +121,23 @@ def _sign_in_page(error: str | None = None, status: int = 200) -> tuple[str, int
     return html, status
 
 
-def _queue_page(moderator: TokenInfo) -> str:
-    thresholds = current_app.extensions["moderation"].thresholds
+def _queue_page(moderator: TokenInfo) -> str | tuple[str, int]:
+    registry = current_app.extensions["moderation"].sites
+    sites = [s for s in registry.all() if s.admits(moderator.name, moderator.role)]
+    wanted = request.args.get("site") or (sites[0].id if sites else DEFAULT_SITE)
+    site = next((s for s in sites if s.id == wanted), None)
+    if site is None:
+        # An unknown site, or one this moderator does not moderate: the same answer.
+        return _sign_in_page(_("You do not moderate this site."), 403)
+
     return render_template(
         "moderate/queue.html",
         csrf=browser_session.csrf_token(),
         moderator=moderator,
-        likely_fine_below=thresholds.publish_below,
-        likely_spam_from=min(LIKELY_SPAM, thresholds.spam_above),
+        site=site,
+        sites=sites,
+        likely_fine_below=site.publish_below,
+        likely_spam_from=min(LIKELY_SPAM, site.spam_above),
         asset_url=asset_url,
     )
 

@@ -4,7 +4,8 @@
  *   <div id="comments" data-thread="THREAD-ID"></div>
  *   <script src="https://comments.example.com/embed.js" async></script>
  * Optional: data-refresh-seconds="20" (0 turns the periodic refresh off), data-lang="fa"
- * (else the page's <html lang>, else the browser's languages, else the service's default).
+ * (else the page's <html lang>, else the browser's languages, else the service's default),
+ * data-site="SITE-ID" (else the site that lists this page's origin).
  *
  * Everything renders into a shadow root on #comments, so page and widget styles never mix.
  * Only the comment `content` from the API (escaped text in <p>/<br>, made by the server)
@@ -223,6 +224,32 @@
     }
   }
 
+  var TRUST_KEY = "comments:trust:";
+  var TRUST_KEPT = 5;
+
+  function readTrust(site) {
+    try {
+      var tokens = JSON.parse(localStorage.getItem(TRUST_KEY + site) || "[]");
+      return Array.isArray(tokens) ? tokens.filter(function (t) { return typeof t === "string"; }) : [];
+    } catch (error) {
+      return [];
+    }
+  }
+
+  function writeTrust(site, token) {
+    try {
+      if (!token) {
+        localStorage.removeItem(TRUST_KEY + site);
+        return;
+      }
+      var tokens = readTrust(site).filter(function (t) { return t !== token; });
+      tokens.push(token);
+      localStorage.setItem(TRUST_KEY + site, JSON.stringify(tokens.slice(-TRUST_KEPT)));
+    } catch (error) {
+      /* storage blocked: no trust kept, comments go through review as usual */
+    }
+  }
+
   function writeSaved(details) {
     try {
       if (details) {
@@ -238,6 +265,7 @@
   function Widget(host) {
     this.host = host;
     this.thread = host.getAttribute("data-thread") || "";
+    this.site = host.getAttribute("data-site") || "";
     useLanguage(chooseLanguage(host));
     var refresh = parseFloat(host.getAttribute("data-refresh-seconds"));
     this.refreshMs =
@@ -438,6 +466,9 @@
 
   Widget.prototype.threadUrl = function (cursor) {
     var url = API + "/threads/" + encodeURIComponent(this.thread) + "/comments?limit=" + PAGE_SIZE;
+    if (this.site) {
+      url += "&site=" + encodeURIComponent(this.site);
+    }
     return cursor ? url + "&cursor=" + encodeURIComponent(cursor) : url;
   };
 
@@ -790,6 +821,13 @@
     if (this.stamp) {
       body.stamp = this.stamp;
     }
+    if (this.site) {
+      body.site = this.site;
+    }
+    var trust = readTrust(this.site);
+    if (trust.length) {
+      body.trust_token = trust[0]; // the oldest: the likeliest to be approved by now
+    }
     this.setBusy(true);
     var response;
     try {
@@ -851,6 +889,13 @@
     this.idempotencyKey = null; // the next comment is a new submission
     if (this.save.checked) {
       writeSaved({ author: values.author, email: values.email, url: values.url });
+      // Kept only with the reader's consent, like their details: once this comment is
+      // approved, the token lets their next ones skip review (moderation/trust.py).
+      if (comment.trust_token) {
+        writeTrust(this.site, comment.trust_token);
+      }
+    } else {
+      writeTrust(this.site, null);
     }
     this.inputs.content.value = "";
     this.local.set(comment.id, comment);

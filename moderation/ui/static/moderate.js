@@ -71,6 +71,7 @@
 
   const body = document.body;
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const SITE = document.body.dataset.site || "default";
   const likelyFineBelow = Number(body.dataset.likelyFineBelow);
   const likelySpamFrom = Number(body.dataset.likelySpamFrom);
   const $ = (id) => document.getElementById(id);
@@ -94,7 +95,7 @@
   // --- talking to the API ----------------------------------------------------------
 
   async function api(method, path, payload, extra = {}) {
-    const headers = { Accept: "application/json" };
+    const headers = { Accept: "application/json", "X-Moderation-Site": SITE };
     if (method !== "GET") headers["X-CSRF-Token"] = csrf;
     const init = { method, headers, credentials: "same-origin", ...extra };
     if (payload !== undefined) {
@@ -488,6 +489,9 @@
     honeypot: { words: _("Honeypot filled"), kind: "honeypot" },
     too_fast: { words: _("Sent too fast"), kind: "fast" },
     word_list: { words: _("Word list"), kind: "words" },
+    disallowed_words: { words: _("Disallowed words"), kind: "words" },
+    blocked_ip: { words: _("Blocked address"), kind: "blocked" },
+    trusted_author: { words: _("Trusted author"), kind: "trusted" },
   };
 
   // A rule's detail in the page's language, from its values; records written before rules
@@ -506,6 +510,12 @@
       });
     }
     if (hit.rule === "honeypot") return _("a field hidden from people was filled in");
+    if (hit.rule === "blocked_ip" && params.network) {
+      return _("the address is in %(network)s", { network: params.network });
+    }
+    if (hit.rule === "trusted_author" && params.comment !== undefined) {
+      return _("comment %(id)s of this commenter was approved", { id: number(params.comment) });
+    }
     return hit.detail;
   }
 
