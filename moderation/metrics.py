@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-import redis
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, values
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
@@ -29,7 +28,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from moderation.config import Settings
-from moderation.errors import storage_error_kind
+from moderation.errors import STORAGE_ERRORS, storage_error_kind
 from moderation.store.keys import STATUSES
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ class LiveCollector:
 
     def describe(self) -> Iterator[Metric]:
         # Without it the registry would collect (call Redis) just to learn the names.
-        yield GaugeMetricFamily("moderation_queue_depth", "", labels=["status"])
+        yield GaugeMetricFamily("moderation_queue_depth", "", labels=["site", "status"])
         yield GaugeMetricFamily("moderation_storage_up", "")
         yield InfoMetricFamily("moderation_model", "")
 
@@ -77,20 +76,26 @@ class LiveCollector:
             "moderation_storage_up", "1 if this scrape could read the queue depth from Redis"
         )
         try:
+            sites = [site.id for site in svc.sites.all()]
             pipe = svc.redis.pipeline(transaction=False)
-            for status in STATUSES:
-                # The same index CommentStore.count reads.
-                pipe.zcard(svc.comments.keys.status(status))
-            counts = pipe.execute()
-        except redis.RedisError as exc:
+            for site in sites:
+                keys = svc.stores(site).keys
+                for status in STATUSES:
+                    # The same index CommentStore.count reads.
+                    pipe.zcard(keys.status(status))
+            counts = iter(pipe.execute())
+        except STORAGE_ERRORS as exc:
             log.warning("metrics: queue depth unavailable, Redis %s", storage_error_kind(exc))
             up.add_metric([], 0)
         else:
             depth = GaugeMetricFamily(
-                "moderation_queue_depth", "Comments stored per status", labels=["status"]
+                "moderation_queue_depth",
+                "Comments stored per site and status",
+                labels=["site", "status"],
             )
-            for status, count in zip(STATUSES, counts, strict=True):
-                depth.add_metric([status], int(count))
+            for site in sites:
+                for status in STATUSES:
+                    depth.add_metric([site, status], int(next(counts)))
             yield depth
             up.add_metric([], 1)
         yield up

@@ -145,11 +145,17 @@ def test_queue_depth_equals_the_store_and_the_model_version_is_shown(client, ser
     client.post(API, json=comment(content=LINKS + " again"))
     client.post(API, json=comment(homepage="x"))
 
+    # A second site's queue is its own series.
+    services.sites.create("blog", {})
+    client.post(API, json={**comment(content=LINKS), "site": "blog"})
+
     found, _ = scrape(client)
     for status in ("published", "pending", "spam", "rejected"):
-        depth = value(found, "moderation_queue_depth", status=status)
+        depth = value(found, "moderation_queue_depth", site="default", status=status)
         assert depth == services.comments.count(status), status
-    assert value(found, "moderation_queue_depth", status="pending") == 2
+    assert value(found, "moderation_queue_depth", site="default", status="pending") == 2
+    assert value(found, "moderation_queue_depth", site="blog", status="pending") == 1
+    assert value(found, "moderation_queue_depth", site="blog", status="published") == 0
     assert value(found, "moderation_storage_up") == 1
     assert value(found, "moderation_model_info", version=services.model.version) == 1
 
