@@ -29,6 +29,7 @@ import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
@@ -166,6 +167,20 @@ class SpamModel:
         return self.score_and_explain(record, top)[1]
 
 
+def _keep_ranking(estimator: CalibratedClassifierCV) -> str:
+    """Keep the sigmoid only if it keeps the model's order: "sigmoid", or "logistic" when
+    it was replaced by the logistic regression's own link, 1 / (1 + exp(-f))."""
+    # With a few dozen labels (a site's first imported history), the folds' models can
+    # score their held-out comments against the labels; the fitted sigmoid then has a
+    # slope >= 0 and would turn the final model's ranking upside down (AUC near 0).
+    (calibrated,) = estimator.calibrated_classifiers_
+    (calibrator,) = calibrated.calibrators
+    if calibrator.a_ < 0:
+        return "sigmoid"
+    calibrator.a_, calibrator.b_ = -1.0, 0.0
+    return "logistic"
+
+
 def train_model(
     examples: Sequence[Example],
     seed: int = 0,
@@ -182,10 +197,14 @@ def train_model(
     folds = int(min(3, np.bincount(labels).min()))
     if folds < 2:
         raise ValueError("training needs at least two examples of each class")
+    # Shuffled folds: the corpus comes sorted by file (one kind of comment after another),
+    # and unshuffled folds would calibrate on kinds the fold's model never saw.
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     estimator = CalibratedClassifierCV(
-        build_pipeline(seed=seed, **(options or {})), method="sigmoid", cv=folds, ensemble=False
+        build_pipeline(seed=seed, **(options or {})), method="sigmoid", cv=cv, ensemble=False
     )
     estimator.fit([ex.as_features() for ex in labeled], labels)
+    calibration = _keep_ranking(estimator)
     data_hash = training_data_hash(labeled)
     created = datetime.now(UTC)
     metadata = {
@@ -198,6 +217,7 @@ def train_model(
             "ham": int(len(labels) - labels.sum()),
         },
         "seed": seed,
+        "calibration": calibration,
         "library_versions": {
             "python": platform.python_version(),
             "scikit-learn": sklearn.__version__,

@@ -32,6 +32,7 @@ TRUSTED_TYPES = frozenset(
         "classifier.normalize.feature_text",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
+        "sklearn.model_selection._split.StratifiedKFold",  # the calibration's folds
     }
 )
 

@@ -90,9 +90,11 @@ def build_limits(settings: Settings, client: redis.Redis, keys: Keys) -> PostLim
             # No pool to share: the cluster storage opens its own client to the same nodes;
             # its keys start with the deployment's tag, so they share its slot.
             url = settings.redis_url or ""
-            storage = RedisClusterStorage(
-                url, key_prefix=prefix, **cluster_client_options(url, settings.redis_timeout)
-            )
+            options = cluster_client_options(url, settings.redis_timeout)
+            # The storage makes its own startup nodes from every host in the URL; limits
+            # before 5.8 refuses a second list ("multiple values for startup_nodes").
+            del options["startup_nodes"]
+            storage = RedisClusterStorage(url, key_prefix=prefix, **options)
         else:
             storage = RedisStorage(
                 "redis://", connection_pool=client.connection_pool, key_prefix=prefix

@@ -284,8 +284,10 @@ def tagged_keys_by_master(cluster: Cluster, prefix: str) -> dict[int, set[str]]:
 def test_two_sites_on_different_masters_work_and_keep_apart(
     cluster, sites, settings, client, services, tmp_path: Path
 ):
-    other_app = create_app(
-        dataclasses.replace(settings, key_prefix=sites[1], data_dir=tmp_path / "other")
+    other_app = create_app(  # spam_above as tests/test_review.py: LINKS is held, not spam
+        dataclasses.replace(
+            settings, key_prefix=sites[1], data_dir=tmp_path / "other", spam_above=0.99
+        )
     )
     other, other_services = other_app.test_client(), other_app.extensions["moderation"]
     thread = "news/2026/city-budget"
@@ -339,7 +341,10 @@ def test_the_store_scripts_limits_hold_on_the_cluster(settings):
     assert post(client, content="Said once.", thread="news/dup").status_code == 201
     refused(post(client, content="Said once.", thread="news/dup"), 409, "duplicate")
 
-    capped, services = limits_tests.limited(settings, max_pending_per_client=1)
+    # The thresholds as in the test_limits.py twin: only the link rule holds the comment.
+    capped, services = limits_tests.limited(
+        settings, max_pending_per_client=1, publish_below=1.0, spam_above=1.0
+    )
     client = capped.test_client()
     held = post(client, content=limits_tests.HELD, thread="news/cap")
     assert held.status_code == 201 and held.get_json()["status"] == "pending"
