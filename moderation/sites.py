@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -75,8 +76,10 @@ class Site:
         with no list of moderators takes every moderator, as a single site always did."""
         return role == "admin" or not self.moderators or moderator in self.moderators
 
-    @property
+    @cached_property
     def networks(self) -> tuple[Network, ...]:
+        # Parsed once per Site: the registry's cache keeps the object, and every
+        # submission checks its IP against these.
         return _parse_networks(self.blocked_networks)
 
 

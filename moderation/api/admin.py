@@ -161,15 +161,19 @@ def create_site(body: dict[str, Any]) -> dict[str, Any]:
         raise ApiError(422, str(err)) from None
 
 
+def _existing_site(site_id: str) -> Site:
+    site = services().sites.get(site_id, fresh=True)
+    if site is None:
+        raise ApiError(404, "There is no site with this id.", code="unknown_site")
+    return site
+
+
 @blp.route("/sites/<site_id>")
 @documented(blp, 404, e404="No such site")
 @blp.response(200, SiteOut)
 @require_role("admin")
 def get_site(site_id: str) -> dict[str, Any]:
-    site = services().sites.get(site_id, fresh=True)
-    if site is None:
-        raise ApiError(404, "There is no site with this id.", code="unknown_site")
-    return _site_view(site, counts=True)
+    return _site_view(_existing_site(site_id), counts=True)
 
 
 @blp.route("/sites/<site_id>", methods=["PATCH"])
@@ -179,10 +183,8 @@ def get_site(site_id: str) -> dict[str, Any]:
 @require_role("admin")
 def update_site(body: dict[str, Any], site_id: str) -> dict[str, Any]:
     """Change some of a site's settings; the others stay as they are."""
-    registry = services().sites
-    if registry.get(site_id, fresh=True) is None:
-        raise ApiError(404, "There is no site with this id.", code="unknown_site")
+    _existing_site(site_id)
     try:
-        return _site_view(registry.update(site_id, body))
+        return _site_view(services().sites.update(site_id, body))
     except SiteError as err:
         raise ApiError(422, str(err)) from None
