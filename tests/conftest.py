@@ -231,11 +231,12 @@ def stored_keys(services) -> list[str]:
     except the model registry and the schema version, which every app writes when it starts."""
     keys = services.comments.keys
     registry = {keys.models, keys.active_model, keys.schema_version}
-    return [
+    # Sorted: SCAN's order is no contract, and on a cluster it changes between two calls.
+    return sorted(
         key
         for key in services.redis.scan_iter(match=keys.base + "*")
         if key not in registry and not key.startswith(keys.model_file(""))
-    ]
+    )
 
 
 def tamper(source, target):
