@@ -12,6 +12,7 @@ On 100,000 characters of digits, dots or "www." they take milliseconds, not minu
 from __future__ import annotations
 
 import functools
+import ipaddress
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -276,12 +277,32 @@ def _site_host(record: Mapping[str, str]) -> str:
     return _split_url(url)[0] if url else ""
 
 
+_LOCAL_SUFFIXES = (".local", ".localhost", ".internal", ".lan", ".home.arpa")
+
+
+def is_local_host(host: str) -> bool:
+    """A host only the reader's own machine or network reaches: localhost, a bare name
+    (the "unix" of nginx's http://unix:/run/app.sock), a private or loopback address."""
+    if "." not in host or host.endswith(_LOCAL_SUFFIXES):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
+
+
 def link_tokens(text: str) -> list[str]:
     """Words for the links in a comment's text: each link's kind, top-level domain, host
     and path words and anchor words ("link_html", "link_tld_xyz", "link_host_docs",
     "anchor_loans")."""
     tokens: list[str] = []
     for target in link_targets(text):
+        if is_local_host(target.host):
+            # Pasted from a config or a log: nobody else can follow it, so it promotes
+            # nothing, and its "http" must not count as a link to a site.
+            tokens.append("link_local")
+            continue
         tokens.append(f"link_{target.kind}")
         if target.host in _SHORTENERS:
             tokens.append("link_shortener")

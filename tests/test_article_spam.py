@@ -18,8 +18,10 @@ from classifier.features import (
     has_contact_handle,
     has_spelled_phone_number,
     identity_links_text,
+    is_local_host,
     is_reference_host,
     link_targets,
+    link_tokens,
     markup_links,
     only_reference_links,
     site_in_text,
@@ -189,6 +191,31 @@ def test_link_targets_know_how_each_link_was_written():
     assert link_targets("[url]http://x.example/a[/url]")[0].kind == "bbcode"
     assert len(link_targets("http://a.example/ " * 100)) == 1
     assert len(link_targets(" ".join(f"http://h{i}.example" for i in range(100)))) == 20
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("localhost", True),
+        ("unix", True),
+        ("printer.local", True),
+        ("127.0.0.1", True),
+        ("192.168.1.20", True),
+        ("10.0.0.5", True),
+        ("example.com", False),
+        ("8.8.8.8", False),
+        ("cheap-pills.xyz", False),
+    ],
+)
+def test_local_hosts(host, expected):
+    assert is_local_host(host) is expected
+
+
+def test_a_local_address_pasted_from_a_config_is_no_link_to_a_site():
+    text = "proxy_pass http://unix:/run/app.sock: and open http://localhost:8000/admin after"
+    assert link_tokens(text) == ["link_local", "link_local"]
+    public = link_tokens("then http://8.8.8.8/x and https://cheap-pills.xyz/buy")
+    assert public[:2] == ["link_http", "link_ip"] and "link_tld_xyz" in public
 
 
 def test_where_tokens_name_the_parts_of_links_and_of_the_website():
