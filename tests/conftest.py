@@ -184,25 +184,30 @@ def comment(**overrides: object) -> dict[str, object]:
     return body
 
 
+def submit_directly(services, body: dict[str, object], **thresholds: float) -> dict:
+    """One comment through the submission path without HTTP, with the thresholds given."""
+    return submit_comment(
+        body,
+        ClientInfo(),
+        store=services.comments,
+        vault=services.vault,
+        model=services.model,
+        thresholds=dataclasses.replace(services.thresholds, **thresholds),
+    )
+
+
 def publish(services, thread: str, parent: int | None, n: int, text: str = "Reply") -> list[int]:
     """Published comments written through the submission path (no HTTP: many are needed)."""
-    settings = dataclasses.replace(services.thresholds, publish_below=1.0, spam_above=1.0)
     ids = []
     for i in range(n):
-        record = submit_comment(
-            {
-                "thread": thread,
-                "parent": parent,
-                "author": f"Reader {i}",
-                "email": f"reader{i}@example.org",
-                "content": f"{text} number {i}: I agree with the point about the budget.",
-            },
-            ClientInfo(),
-            store=services.comments,
-            vault=services.vault,
-            model=services.model,
-            thresholds=settings,
-        )
+        body = {
+            "thread": thread,
+            "parent": parent,
+            "author": f"Reader {i}",
+            "email": f"reader{i}@example.org",
+            "content": f"{text} number {i}: I agree with the point about the budget.",
+        }
+        record = submit_directly(services, body, publish_below=1.0, spam_above=1.0)
         assert record["status"] == "published"
         ids.append(record["id"])
     return ids

@@ -18,8 +18,7 @@ import requests
 from moderation import create_app
 from moderation.store.comments import REPLIES_PER_COMMENT, REPLIES_PER_PAGE
 from moderation.store.migrations import migrate
-from moderation.submission import ClientInfo, submit_comment
-from tests.conftest import LiveServer, comment, publish
+from tests.conftest import LiveServer, comment, publish, submit_directly
 
 API = "/api/v1/comments"
 THREAD = "news/2026/faults"
@@ -450,17 +449,10 @@ def test_a_threads_uncertain_queue_ranks_every_member(services, client):
 def test_migration_builds_the_thread_uncertainty_index(services):
     # Thresholds nothing scores outside of: the three comments are pending whatever the
     # model of the day thinks of them (the migration, not the model, is under test).
-    hold_all = replace(services.thresholds, publish_below=0.0, spam_above=1.01)
     ids = []
     for i in range(3):
-        record = submit_comment(
-            comment(thread=THREAD, content=f"Sources: https://a.example https://b.example ({i})"),
-            ClientInfo(),
-            store=services.comments,
-            vault=services.vault,
-            model=services.model,
-            thresholds=hold_all,
-        )
+        body = comment(thread=THREAD, content=f"Sources: https://a.example https://b.example ({i})")
+        record = submit_directly(services, body, publish_below=0.0, spam_above=1.01)
         assert record["status"] == "pending"
         ids.append(record["id"])
     keys, r = services.comments.keys, services.redis
