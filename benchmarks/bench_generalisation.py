@@ -23,6 +23,10 @@ sources  leave one corpus file out, then the tubespam files: trained on the seed
 probes   benchmarks/article_probes.jsonl: article comments written for this benchmark
          and in no corpus file (tests check), scored by the default model (the seed corpus
          minus classifier/split.py's held-out part, as a fresh install trains it).
+names    how far a common personal name (classifier/generalisation.py's English, Persian
+         and Arabic lists) moves ordinary comments from the score an unknown name gets,
+         and how many routing decisions it changes; the corpus rows with the most
+         spam-leaning names.
 calib    reliability of the grouped-CV scores and of the probes.
 
 `--variant` trains a pipeline variant from VARIANTS instead of the default (the
@@ -52,8 +56,10 @@ from classifier.data import SPAM, Example, read_examples  # noqa: E402
 from classifier.evaluate import metrics, reliability_table  # noqa: E402
 from classifier.features import LEGACY_META  # noqa: E402
 from classifier.generalisation import (  # noqa: E402
+    GIVEN_NAMES,
     NEAR_DUPLICATE,
     PASSES,
+    SURNAMES,
     HeldOutGroup,
     campaign_groups,
     cluster_summary,
@@ -62,6 +68,8 @@ from classifier.generalisation import (  # noqa: E402
     kind_groups,
     leave_one_out,
     leave_one_source_out,
+    name_counts,
+    name_shift,
     pooled,
 )
 from classifier.model import train_model  # noqa: E402
@@ -73,7 +81,7 @@ DEFAULT_PROBES = ROOT / "benchmarks" / "article_probes.jsonl"
 DEFAULT_TUBESPAM = Path(
     os.environ.get("TUBESPAM_DIR", ROOT.parent / "shared" / "data" / "tubespam")
 )
-SECTIONS = ("data", "cv", "kinds", "sources", "probes", "calib")
+SECTIONS = ("data", "cv", "kinds", "sources", "probes", "names", "calib")
 
 # Files that are not English (bench_languages.py counts them per language) and files of
 # YouTube comments: neither is what an article's comment form receives.
@@ -408,6 +416,32 @@ def section_probes(train: list[Example], probes: list[Example], fit) -> dict[str
     return {"headline": headline(labels, scores), "scores": scores, "labels": labels}
 
 
+def section_names(corpus: list[Example], fit) -> dict[str, Any]:
+    emit("\n## names: what a reader's name does to an ordinary comment (default model)\n")
+    shift = name_shift(fit(split(corpus)[0]), PUBLISH_BELOW, SPAM_ABOVE)
+    emit(
+        table(
+            ["pairs", "mean shift", "p95", "largest", "published -> held", "-> marked spam"],
+            [
+                [
+                    shift.pairs,
+                    shift.mean,
+                    shift.p95,
+                    shift.largest,
+                    shift.publish_lost,
+                    shift.spam_gained,
+                ]
+            ],
+        )
+    )
+    emit(f"\nlargest mean shift: {', '.join(f'{n} {v:+.3f}' for n, v in shift.worst)}")
+    counts = name_counts(corpus, [*GIVEN_NAMES, *SURNAMES])
+    in_spam = [(name, hs) for name, hs in counts.items() if hs[1]]
+    leaning = sorted(in_spam, key=lambda kv: kv[1][0] / kv[1][1])[:8]
+    emit(f"corpus rows (ham, spam), most spam-leaning: {leaning}")
+    return {"shift": shift.__dict__, "counts": counts}
+
+
 def section_calib(cv: dict[str, Any] | None, probes: dict[str, Any] | None, corpus) -> None:
     emit("\n## calib: reliability (band: n, mean score -> observed spam rate)\n")
     sets = []
@@ -557,6 +591,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "probes" in sections and probes:
         probe = section_probes(split(corpus)[0], probes, fit)
         out["probes"] = probe["headline"]
+    if "names" in sections:
+        out["names"] = section_names(corpus, fit)
     if "calib" in sections:
         section_calib(cv, probe, corpus)
     emit(f"\n{time.monotonic() - started:.0f} s")

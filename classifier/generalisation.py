@@ -314,3 +314,91 @@ def pooled(results: Sequence[HeldOutGroup]) -> tuple[np.ndarray, np.ndarray]:
     labels = np.concatenate([np.full(r.n, r.label) for r in results]) if results else np.array([])
     scores = np.concatenate([r.scores for r in results]) if results else np.array([])
     return labels.astype(int), scores
+
+
+# Common given names and surnames of the readers the service is built for, in English,
+# Persian and Arabic. A reader's name is no evidence of spam, but a seed corpus whose spam
+# was written with stock names ("Linda Moore") teaches that it is: before the corpus was
+# balanced, "James Davis" moved an ordinary comment from published to held. Tests keep
+# none of these mostly spam in the seed corpus; `name_shift` measures what a name does.
+_GIVEN = """james mary john patricia robert jennifer michael linda david elizabeth william
+    barbara richard susan joseph jessica thomas sarah chris christopher karen daniel lisa
+    matthew nancy anthony sandra mark emily paul julia chloe olivia emma sophia mike nina
+    anna kevin brian laura tyler samuel bella monica derek marcus lana sophie rita rosa
+    angela kayla ashley amanda stephanie nicole melissa rebecca justin ryan jacob gary eric
+    jonathan stephen steven scott frank brandon gregory benjamin alexander patrick jack
+    peter george kate amy helen lucy hannah alice ben tom sam alex adam josh kelly rachel
+    megan
+    محمد علی حسین رضا مهدی امیر حمید مریم فاطمه زهرا سارا نرگس نیلوفر
+    أحمد علي عمر يوسف خالد حسن فيصل زياد فاطمة مريم نور سارة ليلى منى"""
+GIVEN_NAMES = tuple(_GIVEN.split())
+_SURNAMES = """smith johnson williams brown jones garcia miller davis kumar khan anderson taylor
+    moore wilson walker martin lee clark lewis robinson wright adams baker nelson carter
+    mitchell parker evans collins harris jackson thompson martinez rodriguez hernandez
+    lopez gonzalez patel singh"""
+SURNAMES = tuple(_SURNAMES.split())
+# Comments anyone might leave, in the three languages; generic praise is among them
+# because it is what a name could tip either way.
+NEUTRAL_COMMENTS = (
+    "Very helpful, thank you for writing this.",
+    "Great article, thanks!",
+    "Thanks for sharing this.",
+    "This helped me a lot, thank you.",
+    "Does this also work on Windows?",
+    "مقاله خیلی خوبی بود، ممنون",
+    "شكرا على هذا المقال المفيد",
+)
+UNSEEN_NAME = "Qwzxv"  # in no vocabulary: the score a comment gets from an unknown name
+
+
+@dataclass(frozen=True)
+class NameShift:
+    """How far a personal name moves the scores of `NEUTRAL_COMMENTS` from an unknown name."""
+
+    pairs: int
+    mean: float
+    p95: float
+    largest: float
+    publish_lost: int  # published under the unknown name, held or marked spam under this one
+    spam_gained: int  # not marked spam under the unknown name, marked spam under this one
+    worst: tuple[tuple[str, float], ...]  # the names with the largest mean shift
+
+
+def authors_to_try(given: int = 20) -> list[str]:
+    """Every given name alone, and the first `given` of them with every surname."""
+    return [
+        *GIVEN_NAMES,
+        *(f"{g.title()} {s.title()}" for g in GIVEN_NAMES[:given] for s in SURNAMES),
+    ]
+
+
+def name_shift(
+    score: Scorer, publish_below: float, spam_from: float, authors: Sequence[str] | None = None
+) -> NameShift:
+    authors = list(authors or authors_to_try())
+    comments = list(NEUTRAL_COMMENTS)
+    base = score([{"content": c, "author": UNSEEN_NAME, "url": ""} for c in comments])
+    scores = score(
+        [{"content": c, "author": a, "url": ""} for a in authors for c in comments]
+    ).reshape(len(authors), len(comments))
+    shift = scores - base
+    order = np.argsort(-shift.mean(axis=1))[:8]
+    return NameShift(
+        pairs=int(shift.size),
+        mean=float(shift.mean()),
+        p95=float(np.percentile(shift, 95)),
+        largest=float(shift.max()),
+        publish_lost=int(((base < publish_below) & (scores >= publish_below)).sum()),
+        spam_gained=int(((base < spam_from) & (scores >= spam_from)).sum()),
+        worst=tuple((authors[i], round(float(shift[i].mean()), 3)) for i in order),
+    )
+
+
+def name_counts(examples: Sequence[Example], names: Iterable[str]) -> dict[str, tuple[int, int]]:
+    """(ham, spam) rows whose author has each name as a word, folded as the model folds it."""
+    wanted = {feature_text(n): n for n in names}
+    counts = {n: [0, 0] for n in wanted.values()}
+    for ex in examples:
+        for word in set(_WORD_RE.findall(feature_text(ex.author))) & wanted.keys():
+            counts[wanted[word]][ex.label == SPAM] += 1
+    return {n: (h, s) for n, (h, s) in counts.items()}

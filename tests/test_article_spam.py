@@ -29,7 +29,11 @@ from classifier.features import (
     where_tokens,
 )
 from classifier.generalisation import (
+    GIVEN_NAMES,
     NEAR_DUPLICATE,
+    NEUTRAL_COMMENTS,
+    SURNAMES,
+    UNSEEN_NAME,
     campaign_groups,
     cluster_summary,
     f1_at_prevalence,
@@ -39,6 +43,8 @@ from classifier.generalisation import (
     kind_groups,
     leave_one_kind_out,
     leave_one_source_out,
+    name_counts,
+    name_shift,
     near_duplicate_clusters,
     word_shingles,
 )
@@ -48,7 +54,7 @@ from classifier.persistence import load_model, save_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBES = ROOT / "benchmarks" / "article_probes.jsonl"
-PUBLISH_BELOW = 0.35  # moderation/config.py's default
+PUBLISH_BELOW, SPAM_ABOVE = 0.35, 0.9  # moderation/config.py's defaults
 
 # Written for this test: in no corpus file and not among benchmarks/article_probes.jsonl
 # (checked below), so the model has never seen them.
@@ -151,6 +157,41 @@ def test_article_comment_spam_is_not_published(model, name):
 @pytest.mark.parametrize("name", FRESH_HAM)
 def test_hard_ham_is_published(model, name):
     assert model.score(FRESH_HAM[name]) < PUBLISH_BELOW
+
+
+def test_no_common_name_is_mostly_spam_in_the_seed_corpus():
+    # Spam written with stock names taught the model that "Linda Moore" is a spammer.
+    counts = name_counts(load_seed_corpus(), [*GIVEN_NAMES, *SURNAMES])
+    assert {name: hs for name, hs in counts.items() if hs[1] > hs[0]} == {}
+    assert sum(h for h, _ in counts.values()) > 300  # the names are there, on ham
+
+
+def test_a_common_name_does_not_change_how_an_ordinary_comment_is_routed(model):
+    shift = name_shift(model.score_many, PUBLISH_BELOW, SPAM_ABOVE)
+    assert shift.pairs > 5000
+    assert shift.spam_gained == 0
+    assert shift.publish_lost <= shift.pairs // 100, shift.worst
+
+
+def test_name_shift_counts_what_a_name_changes():
+    def score(records):
+        return np.array([0.3 + 0.65 * (r["author"] == "Rita") for r in records])
+
+    shift = name_shift(score, PUBLISH_BELOW, SPAM_ABOVE, authors=["Rita", "Omid", UNSEEN_NAME])
+    assert shift.pairs == 3 * len(NEUTRAL_COMMENTS)
+    assert shift.publish_lost == shift.spam_gained == len(NEUTRAL_COMMENTS)
+    assert shift.worst[0] == ("Rita", 0.65) and shift.largest == pytest.approx(0.65)
+
+
+def test_name_counts_fold_the_text_as_the_model_does():
+    examples = [
+        Example("a", author="Linda MOORE", label=1),
+        Example("b", author="linda", label=0),
+        Example("c", author="علي رضا", label=0),  # Arabic yeh: the Persian list has علی
+        Example("d", author="Belinda", label=1),
+    ]
+    counts = name_counts(examples, ["linda", "moore", "علی"])
+    assert counts == {"linda": (1, 1), "moore": (0, 1), "علی": (1, 0)}
 
 
 def test_lean_scorer_matches_the_pipeline_on_article_comments(model):

@@ -39,7 +39,10 @@ def write_jsonl(path, examples) -> None:
         for ex in examples:
             label = "spam" if ex.label == 1 else "ham"
             fh.write(
-                json.dumps({"content": ex.content, "label": label, "author": ex.author}) + "\n"
+                json.dumps(
+                    {"content": ex.content, "label": label, "author": ex.author, "url": ex.url}
+                )
+                + "\n"
             )
 
 
