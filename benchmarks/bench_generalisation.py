@@ -74,8 +74,9 @@ from classifier.generalisation import (  # noqa: E402
 )
 from classifier.model import train_model  # noqa: E402
 from classifier.split import split  # noqa: E402
+from moderation.config import Settings  # noqa: E402
 
-PUBLISH_BELOW, SPAM_ABOVE = 0.35, 0.9  # moderation/config.py's defaults
+PUBLISH_BELOW, SPAM_ABOVE = Settings.publish_below, Settings.spam_above
 PREVALENCE = 0.2  # the real held-out set of issue 12: one comment in five is spam
 DEFAULT_PROBES = ROOT / "benchmarks" / "article_probes.jsonl"
 DEFAULT_TUBESPAM = Path(
@@ -383,11 +384,10 @@ def section_sources(
     return out
 
 
-def section_probes(train: list[Example], probes: list[Example], fit) -> dict[str, Any]:
+def section_probes(probes: list[Example], score) -> dict[str, Any]:
     emit(
         "\n## probes: fresh article comments, default model (seed corpus minus its held-out part)\n"
     )
-    score = fit(train)
     labels = np.array([ex.label for ex in probes])
     scores = score([ex.as_features() for ex in probes])
     emit(headline_table({"article_probes.jsonl": headline(labels, scores)}))
@@ -416,9 +416,9 @@ def section_probes(train: list[Example], probes: list[Example], fit) -> dict[str
     return {"headline": headline(labels, scores), "scores": scores, "labels": labels}
 
 
-def section_names(corpus: list[Example], fit) -> dict[str, Any]:
+def section_names(corpus: list[Example], score) -> dict[str, Any]:
     emit("\n## names: what a reader's name does to an ordinary comment (default model)\n")
-    shift = name_shift(fit(split(corpus)[0]), PUBLISH_BELOW, SPAM_ABOVE)
+    shift = name_shift(score, PUBLISH_BELOW, SPAM_ABOVE)
     emit(
         table(
             ["pairs", "mean shift", "p95", "largest", "published -> held", "-> marked spam"],
@@ -588,11 +588,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         out["kinds"] = section_kinds(corpus, fit, groups, args.all_kinds)
     if "sources" in sections:
         out["sources"] = section_sources(corpus, fit, groups, tubespam)
+    # The model a fresh install trains: the seed corpus minus its held-out part.
+    default_score = fit(split(corpus)[0]) if {"probes", "names"} & sections else None
     if "probes" in sections and probes:
-        probe = section_probes(split(corpus)[0], probes, fit)
+        probe = section_probes(probes, default_score)
         out["probes"] = probe["headline"]
     if "names" in sections:
-        out["names"] = section_names(corpus, fit)
+        out["names"] = section_names(corpus, default_score)
     if "calib" in sections:
         section_calib(cv, probe, corpus)
     emit(f"\n{time.monotonic() - started:.0f} s")

@@ -51,10 +51,11 @@ from classifier.generalisation import (
 from classifier.model import train_model
 from classifier.normalize import normalize
 from classifier.persistence import load_model, save_model
+from moderation.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBES = ROOT / "benchmarks" / "article_probes.jsonl"
-PUBLISH_BELOW, SPAM_ABOVE = 0.35, 0.9  # moderation/config.py's defaults
+PUBLISH_BELOW, SPAM_ABOVE = Settings.publish_below, Settings.spam_above
 
 # Written for this test: in no corpus file and not among benchmarks/article_probes.jsonl
 # (checked below), so the model has never seen them.
